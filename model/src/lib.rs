@@ -1,1 +1,7 @@
+//! Stateright models of the rcopy protocols.
+//!
+//! Each model holds the `rcopy` roles as fields of its state and adds only the world around them:
+//! hosts, clocks, the network, disks, crashes, and ghost history for the properties. It never
+//! re-implements protocol logic: every protocol decision is a call into `rcopy`.
+
 pub mod ordering;

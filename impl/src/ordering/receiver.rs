@@ -201,6 +201,11 @@ impl<P: Clone> Receiver<P> {
         Some(Message::Report { rds: self.rds, ts })
     }
 
+    /// Whether [`Receiver::report`] would report now.
+    pub fn report_due(&self) -> bool {
+        self.frontier_min().is_some_and(|ts| self.reported != Some(ts))
+    }
+
     /// Step 904: store the limit time granted by the master. A limit may be older than the one
     /// stored (M4 messages reorder); any granted limit is safe (note 4.12, stability).
     pub fn on_limit(&mut self, ts: Ts) {

@@ -224,18 +224,25 @@ impl<P: Clone> Sender<P> {
     /// stream advances (note section 9; the fix of gap B15). It goes through the same
     /// earliest-first order as data, so A1 holds. The entry waits for its ack like data.
     pub fn on_idle(&mut self, stream: StreamId, clock: ClockReading) -> Option<DataPacket<P>> {
-        if !self.variant.hardened() || self.staged.iter().any(|(s, _)| *s == stream) {
+        if !self.heartbeat_due(stream, clock) {
             return None;
         }
         let ts = self.stamp(clock);
         let i = self.stream_index(stream).ok()?;
-        let s = &self.streams[i];
-        if s.entries.iter().any(|e| e.state == EntryState::Unsent) || s.last_time.is_some_and(|t| t >= ts.time) {
-            return None;
-        }
         let addr = RemoteAddr { unit: 0, pos: 0 };
         self.enqueue(i, Entry { payload: None, addr, ts, state: EntryState::Unsent });
         self.send_next(stream).map(|(p, _)| p)
+    }
+
+    /// Whether [`Sender::on_idle`] would send a heartbeat on `stream` now.
+    pub fn heartbeat_due(&self, stream: StreamId, clock: ClockReading) -> bool {
+        if !self.variant.hardened() || self.staged.iter().any(|(s, _)| *s == stream) {
+            return false;
+        }
+        let time = self.stamp(clock).time;
+        self.stream(stream).is_some_and(|s| {
+            !s.entries.iter().any(|e| e.state == EntryState::Unsent) && s.last_time.is_none_or(|t| t < time)
+        })
     }
 
     /// The entries sent and not yet acknowledged on `stream`, as (seq, entry).
