@@ -9,5 +9,10 @@ fn main() {
         println!("{:50} {:>9} {:>3} {:>7.2}s {}", c.name(), o.unique, o.depth, o.elapsed.as_secs_f64(), if o.as_expected() {"ok".to_string()} else {format!("{:?}", o.mismatches())});
         for (n, v) in &o.verdicts { if c.expect.is_empty() || true { print!("{}={} ", &n[..3.min(n.len())], v.name()); } }
         println!();
+        if std::env::var("DUMP").is_ok() { dump(&o, "L1 every write destaged"); }
     }
+}
+#[allow(dead_code)]
+fn dump(o: &rcopy_checks::runner::Outcome, p: &str) {
+    if let Some(t) = o.trace(p) { for s in &t.steps { println!("  {}", s.label); } }
 }

@@ -27,12 +27,15 @@ impl LimitCoordinator {
         LimitCoordinator { faults, reports: vec![None; slaves as usize], granted: None, max_granted: None }
     }
 
-    /// Steps 1000-1001: record slave `rds`'s report; once every slave has reported, the earliest
+    /// Steps 1000-1001: record slave `rds`'s report (the largest it sent); once every slave has reported, the earliest
     /// report is the limit time, sent to every slave when it differs from the last one sent.
     /// Never proceeds without every slave (fault B4 proceeds with those that reported).
     pub fn on_report(&mut self, rds: RdsId, ts: Ts) -> Result<Option<Ts>, UnknownSlave> {
         let slot = self.reports.get_mut(rds as usize).ok_or(UnknownSlave(rds))?;
-        *slot = Some(ts);
+        // A slave's frontier only grows, so an older report that arrives late (M3 messages
+        // reorder) says nothing new: keep the largest. Storing it would pull the limit back and,
+        // since nothing changes after it, stall the limit for good.
+        *slot = (*slot).max(Some(ts));
         let limit = if Fault::B4.on(self.faults) {
             self.reports.iter().flatten().min().copied()
         } else {

@@ -24,11 +24,11 @@ mod topology;
 mod types;
 pub mod wire;
 
-pub use coordinator::LimitCoordinator;
+pub use coordinator::{LimitCoordinator, UnknownSlave};
 pub use fault::Fault;
 pub use message::{DataPacket, Message};
-pub use receiver::{Cached, Destage, Receiver, RecvStream};
-pub use sender::{Accepted, Entry, EntryState, HostWrite, SendStream, Sender};
+pub use receiver::{Cached, Destage, ForeignStream, Receiver, RecvStream};
+pub use sender::{Accepted, Entry, EntryState, HostWrite, SendStream, Sender, UnknownStream};
 pub use shared::{Clock, SharedSender};
 pub use topology::{Pair, Scope, Topology, TopologyError};
 pub use types::{ClockReading, GroupId, LdsId, PairId, RdsId, RemoteAddr, Seq, StreamId, Time, Ts, UnitId, Variant};

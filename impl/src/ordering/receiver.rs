@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub struct RecvStream {
     pub id: StreamId,
     pub contiguous: Option<(Seq, Ts)>,
+    /// Sequence numbers received beyond a gap, ascending: they become contiguous when it fills.
+    /// Kept apart from the cache, so that the frontier does not depend on what was destaged.
+    pub beyond: Vec<(Seq, Ts)>,
     /// Fault B7 only: the largest time stamp received on the stream.
     pub max_ts: Option<(Seq, Ts)>,
 }
@@ -69,7 +72,7 @@ impl<P: Clone> Receiver<P> {
             rds,
             variant,
             faults,
-            streams: ids.into_iter().map(|id| RecvStream { id, contiguous: None, max_ts: None }).collect(),
+            streams: ids.into_iter().map(|id| RecvStream { id, contiguous: None, beyond: Vec::new(), max_ts: None }).collect(),
             cache: Vec::new(),
             limit: None,
             reported: None,
@@ -111,28 +114,37 @@ impl<P: Clone> Receiver<P> {
             addr: packet.addr,
             payload: packet.payload,
         };
+        let (seq, ts) = (entry.seq, entry.ts);
         if self.fault(Fault::B6) {
             self.cache.push(entry);
         } else {
             let at = self.cache.partition_point(|c| (c.stream, c.seq) <= (entry.stream, entry.seq));
             self.cache.insert(at, entry);
         }
-        self.advance(i);
+        self.advance(i, seq, ts);
         Ok(ack)
     }
 
-    /// Advance the frontier of stream `i` over what is now contiguous in the cache, and drop
-    /// heartbeats it has passed: they carry no data and have done their work.
-    fn advance(&mut self, i: usize) {
-        let id = self.streams[i].id;
-        loop {
-            let next = self.streams[i].contiguous.map_or(0, |(k, _)| k + 1);
-            match self.cache.iter().find(|c| c.stream == id && c.seq == next) {
-                Some(c) => self.streams[i].contiguous = Some((next, c.ts)),
-                None => break,
-            }
+    /// Record the arrival of (seq, ts) on stream `i`, advance its frontier over what is now
+    /// contiguous, and drop heartbeats it has passed: they carry no data and have done their work.
+    fn advance(&mut self, i: usize, seq: Seq, ts: Ts) {
+        let s = &mut self.streams[i];
+        let next = s.contiguous.map_or(0, |(k, _)| k + 1);
+        if seq < next {
+            return;
         }
-        if let Some((k, _)) = self.streams[i].contiguous {
+        if let Err(at) = s.beyond.binary_search_by_key(&seq, |(k, _)| *k) {
+            s.beyond.insert(at, (seq, ts));
+        }
+        while let Some(&(k, t)) = s.beyond.first() {
+            if k != s.contiguous.map_or(0, |(c, _)| c + 1) {
+                break;
+            }
+            s.contiguous = Some((k, t));
+            s.beyond.remove(0);
+        }
+        let id = s.id;
+        if let Some((k, _)) = s.contiguous {
             self.cache.retain(|c| !(c.stream == id && c.payload.is_none() && c.seq <= k));
         }
     }
@@ -206,10 +218,12 @@ impl<P: Clone> Receiver<P> {
         self.frontier_min().is_some_and(|ts| self.reported != Some(ts))
     }
 
-    /// Step 904: store the limit time granted by the master. A limit may be older than the one
-    /// stored (M4 messages reorder); any granted limit is safe (note 4.12, stability).
+    /// Step 904: store the limit time granted by the master. M4 messages reorder, so a limit
+    /// may arrive older than the one stored; any granted limit is safe (note 4.12, stability),
+    /// and keeping the larger one is what the text's slave gets by waiting for its own round's
+    /// limit (step 903). Storing a stale limit would strand writes that a newer one released.
     pub fn on_limit(&mut self, ts: Ts) {
-        self.limit = Some(ts);
+        self.limit = self.limit.max(Some(ts));
     }
 
     /// Fig. 11, steps 1100-1104: the cached write with the earliest time stamp, destaged and

@@ -41,7 +41,7 @@ impl fmt::Display for Ts {
 
 /// What the caller reads off the clocks when a host write arrives (step 503).
 ///
-/// `common` is the time base shared by all local disk systems (the host's time stamp, [0028]);
+/// `common` is the time base shared by all local disk systems (the host's time stamp, \[0028\]);
 /// `local` is this LDS's own clock, which may be skewed. Only fault B10 stamps with `local`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct ClockReading {
@@ -68,7 +68,7 @@ pub struct StreamId {
 
 impl fmt::Debug for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s{}>{}#{}", self.lds, self.rds, self.key)
+        write!(f, "L{}R{}.{}", self.lds, self.rds, self.key)
     }
 }
 

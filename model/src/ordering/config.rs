@@ -48,6 +48,13 @@ pub struct Config {
     /// Per LDS: how far its own clock runs ahead of the common time base. Only fault B10 stamps
     /// from the local clock, so only B10 sees the skew.
     pub skew: Vec<Time>,
+    /// If set, the host's writes in order as (pair, position); otherwise each write may go to
+    /// any pair and position (branching on every choice).
+    pub script: Option<Vec<(u16, u32)>>,
+    /// If set, a slave's round is one step: its report reaches the master and any limit the
+    /// master grants reaches every slave at once (M3 and M4 are never in flight). Smaller
+    /// spaces; the reordering of M3 and M4 is explored only where this is off.
+    pub sync_rounds: bool,
 }
 
 fn pair(lds: u16, rds: u16, group: u16, remote_unit: u16) -> Pair {
@@ -56,18 +63,29 @@ fn pair(lds: u16, rds: u16, group: u16, remote_unit: u16) -> Pair {
 
 impl Config {
     /// The names [`Config::named`] knows, smallest first.
-    pub const NAMES: [&'static str; 4] = ["single", "tiny", "standard", "large"];
+    pub const NAMES: [&'static str; 5] = ["single", "fanin", "tiny", "standard", "large"];
 
     /// A named configuration.
     pub fn named(name: &str) -> Option<Config> {
         let (pairs, scope, positions, writes, loss, dup, skew) = match name {
             // One pair, no network faults: the faithful text works here, so it isolates B14.
             "single" => (vec![pair(0, 0, 0, 0)], Scope::PerPair, 1, 2, 0, 0, vec![0]),
-            // Two LDSs, two RDSs, one group spanning both: every seeded fault shows here, in seconds.
-            "tiny" => (vec![pair(0, 0, 0, 0), pair(1, 1, 0, 1)], Scope::PerPair, 1, 2, 1, 1, vec![2, 0]),
+            // Two LDSs into one RDS: a quiet stream next to a busy one (B2).
+            "fanin" => (vec![pair(0, 0, 0, 0), pair(1, 0, 0, 1)], Scope::PerPair, 1, 2, 0, 0, vec![0, 0]),
+            // Two LDSs, two RDSs, one group spanning both, two writes and one loss (duplicates come
+            // from resends): every seeded fault but B2 and B14 shows here, in seconds.
+            "tiny" => (
+                vec![pair(0, 0, 0, 0), pair(1, 1, 0, 1)],
+                Scope::PerPair,
+                1,
+                2,
+                1,
+                0,
+                vec![2, 0],
+            ),
             // Note 8 / the issue: 2 LDSs, 2 RDSs, a group spanning both, 3 writes, one loss, one duplicate.
             "standard" => (
-                vec![pair(0, 0, 0, 0), pair(0, 1, 0, 1), pair(1, 1, 0, 2)],
+                vec![pair(0, 0, 0, 0), pair(1, 1, 0, 1)],
                 Scope::PerPair,
                 1,
                 3,
@@ -88,6 +106,13 @@ impl Config {
             _ => return None,
         };
         let topology = Topology::new(pairs, scope).expect("named topologies are valid");
-        Some(Config { name: name.to_string(), topology, positions, writes, loss, dup, skew })
+        let script = match name {
+            // Both systems written, and the first pair overwritten.
+            "standard" => Some(vec![(0, 0), (1, 0), (0, 0)]),
+            "large" => Some(vec![(0, 0), (1, 0), (0, 0), (1, 0)]),
+            _ => None,
+        };
+        let sync_rounds = matches!(name, "standard" | "large");
+        Some(Config { name: name.to_string(), topology, positions, writes, loss, dup, skew, script, sync_rounds })
     }
 }

@@ -123,6 +123,18 @@ impl OrderingModel {
         })
     }
 
+    /// Step 904 at slave `r`, with the ghost's notes on stale and advancing limits.
+    fn store_limit(s: &mut State, r: usize, ts: Ts) {
+        let old = s.receivers[r].limit;
+        if old > Some(ts) {
+            s.ghost.limit_regressed = true;
+        }
+        if s.ghost.gap_filled && Some(ts) > old {
+            s.ghost.gap_then_limit = true;
+        }
+        s.receivers[r].on_limit(ts);
+    }
+
     fn has_in_flight(state: &State, stream: StreamId, seq: Seq) -> bool {
         state.net.iter().any(|e| match &e.msg {
             Message::Data(p) => p.stream == stream && p.seq == seq,
@@ -169,7 +181,11 @@ impl Model for OrderingModel {
         }
         let t = &self.config.topology;
         let issued = state.ghost.writes.len() as u8;
-        if issued < self.config.writes {
+        if let Some(script) = &self.config.script {
+            if let Some(&(pair, pos)) = script.get(issued as usize) {
+                actions.push(Action::Write { pair, pos });
+            }
+        } else if issued < self.config.writes {
             for pair in 0..t.pairs.len() as PairId {
                 for pos in 0..self.config.positions {
                     actions.push(Action::Write { pair, pos });
@@ -314,22 +330,21 @@ impl Model for OrderingModel {
                             }
                         }
                     }
-                    (Node::Rds(r), Message::Limit { ts }) => {
-                        let old = s.receivers[r as usize].limit;
-                        if old > Some(ts) {
-                            s.ghost.limit_regressed = true;
-                        }
-                        if s.ghost.gap_filled && Some(ts) > old {
-                            s.ghost.gap_then_limit = true;
-                        }
-                        s.receivers[r as usize].on_limit(ts);
-                    }
+                    (Node::Rds(r), Message::Limit { ts }) => Self::store_limit(&mut s, r as usize, ts),
                     _ => return None,
                 }
             }
             Action::Report { rds } => {
                 let msg = s.receivers[rds as usize].report()?;
-                Self::send(&mut s, Node::Master, msg);
+                if !self.config.sync_rounds {
+                    Self::send(&mut s, Node::Master, msg);
+                } else if let Message::Report { rds, ts } = msg {
+                    if let Some(limit) = s.master.on_report(rds, ts).ok()? {
+                        for r in 0..s.receivers.len() {
+                            Self::store_limit(&mut s, r, limit);
+                        }
+                    }
+                }
             }
             Action::Destage { rds } => {
                 let limit = s.receivers[rds as usize].limit;

@@ -28,7 +28,7 @@ pub fn all(mode: Mode) -> Vec<Property<OrderingModel>> {
         Property::sometimes("a gap is filled and the limit advances", |_, s: &State| s.ghost.gap_then_limit),
         Property::sometimes("N1 no global prefix mid-epoch", n1),
         Property::sometimes("N2 remote image lags local", n2),
-        Property::sometimes("N3 stored limit regresses", |_, s: &State| s.ghost.limit_regressed),
+        Property::sometimes("N3 a stale limit arrives", |_, s: &State| s.ghost.limit_regressed),
     ];
     if mode == Mode::Liveness {
         v.push(Property::eventually("L1 every write destaged", l1));

@@ -80,7 +80,7 @@ pub struct Ghost {
     pub gap_filled: bool,
     /// After a gap was filled, a slave's limit advanced (6.3).
     pub gap_then_limit: bool,
-    /// A slave's stored limit went down (N3).
+    /// A limit arrived at a slave older than the one it stored (N3: M4 messages reorder).
     pub limit_regressed: bool,
 }
 
