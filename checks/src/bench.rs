@@ -41,8 +41,8 @@ pub fn run(configs: &[String]) -> Result<ExitCode, Error> {
     println!("runs of the hardened ordering protocol, 1 thread, each capped at {CAP_SECS} s");
     println!("(peak memory is this process's so far: runs go in order)");
     println!(
-        "{:<34} {:>11} {:>6} {:>9} {:>12} {:>10}  {}",
-        "run", "unique", "depth", "time", "unique/s", "peak MiB", "finished"
+        "{:<34} {:>11} {:>6} {:>9} {:>12} {:>10}  finished",
+        "run", "unique", "depth", "time", "unique/s", "peak MiB"
     );
     for c in configs {
         for (mode, strategy) in [(Mode::Safety, Strategy::Bfs), (Mode::Liveness, Strategy::Bfs), (Mode::Safety, Strategy::Dfs)] {

@@ -357,8 +357,8 @@ fn check(select: &Select, run: &Run, verbose: bool) -> Result<ExitCode, Error> {
 /// The verdict table.
 pub fn print_table(outcomes: &[Outcome], verbose: bool) {
     println!(
-        "{:<45} {:>10} {:>5} {:>8}  {:<11} {}",
-        "check", "states", "depth", "time", "result", "verdicts (judged properties)"
+        "{:<45} {:>10} {:>5} {:>8}  {:<11} verdicts (judged properties)",
+        "check", "states", "depth", "time", "result"
     );
     for o in outcomes {
         let result = if o.check.expect.is_empty() {
