@@ -92,7 +92,7 @@ pub fn summary(s: &State) -> Vec<String> {
         let fr: Vec<String> = r
             .streams
             .iter()
-            .map(|st| format!("{} frontier {}", st.id, st.contiguous.map_or("-inf".into(), |(k, t)| format!("#{k}@{t}"))))
+            .map(|st| format!("{} frontier {}", st.id, r.frontier(st.id).map_or("-inf".into(), |(k, t)| format!("#{k}@{t}"))))
             .collect();
         let cache: Vec<String> = r
             .cache

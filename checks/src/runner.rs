@@ -5,7 +5,10 @@ use crate::registry::{Check, Expect};
 use crate::trace::Trace;
 use rcopy::ordering::Variant;
 use rcopy_model::ordering::{Config, Mode, OrderingModel};
-use stateright::{Checker, Expectation, HasDiscoveries, Model, UniformChooser};
+use rcopy_model::ordering::{Action, State};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property, UniformChooser};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -179,10 +182,68 @@ pub fn run(check: &Check, opts: &Options) -> Outcome {
         };
         verdicts.push((p.name.to_string(), v));
         if let Some((_, path)) = found {
-            traces.push(Trace::from_path(&model, check, p.name, p.expectation.clone(), path.clone()));
+            // stateright keeps the last hit of an `always` or `sometimes` property, not the
+            // first: search the shortest path to it ourselves (breadth-first, parent pointers).
+            let path = match p.expectation {
+                Expectation::Eventually => path.clone(),
+                _ => shortest(&model, p).unwrap_or_else(|| path.clone()),
+            };
+            traces.push(Trace::from_path(&model, check, p.name, p.expectation.clone(), path));
         }
     }
     Outcome { check: check.clone(), strategy: opts.strategy, states, unique, depth, elapsed, exhaustive, verdicts, traces }
+}
+
+/// The shortest path from the initial state to a state where `property` is violated (`always`)
+/// or witnessed (`sometimes`): a breadth-first search with parent pointers, stopping at the
+/// first hit. `None` for `eventually` properties, or when no state hits.
+pub fn shortest(model: &OrderingModel, property: &Property<OrderingModel>) -> Option<Path<State, Action>> {
+    let cond = property.condition;
+    let hit = |s: &State| match property.expectation {
+        Expectation::Always => !cond(model, s),
+        Expectation::Sometimes => cond(model, s),
+        Expectation::Eventually => false,
+    };
+    if property.expectation == Expectation::Eventually {
+        return None;
+    }
+    let fp = |s: &State| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    let init = model.init_states().into_iter().next()?;
+    let mut parent: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
+    parent.insert(fp(&init), None);
+    let mut queue = VecDeque::from([init.clone()]);
+    let mut goal = hit(&init).then(|| fp(&init));
+    let mut actions = Vec::new();
+    while goal.is_none() {
+        let state = queue.pop_front()?;
+        let here = fp(&state);
+        model.actions(&state, &mut actions);
+        for a in actions.drain(..) {
+            let Some(next) = model.next_state(&state, a.clone()) else { continue };
+            let id = fp(&next);
+            if parent.contains_key(&id) {
+                continue;
+            }
+            parent.insert(id, Some((here, a)));
+            if hit(&next) {
+                goal = Some(id);
+                break;
+            }
+            queue.push_back(next);
+        }
+    }
+    let mut steps = Vec::new();
+    let mut at = goal?;
+    while let Some(Some((up, a))) = parent.get(&at) {
+        steps.push(a.clone());
+        at = *up;
+    }
+    steps.reverse();
+    Path::from_actions(model, init, steps.iter())
 }
 
 type Found = Vec<(&'static str, stateright::Path<<OrderingModel as Model>::State, <OrderingModel as Model>::Action>)>;

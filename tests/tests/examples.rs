@@ -18,8 +18,12 @@ fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
     let outcome = runner::run(&check, &Options::default());
     assert!(outcome.exhaustive, "the hardened safety run explores the whole space");
     let model = runner::model_of(&check);
-    let sometimes: Vec<&str> =
-        model.properties().into_iter().filter(|p| matches!(p.expectation, Expectation::Sometimes)).map(|p| p.name).collect();
+    let sometimes: Vec<&str> = model
+        .properties()
+        .into_iter()
+        .filter(|p| matches!(p.expectation, Expectation::Sometimes))
+        .map(|p| p.name)
+        .collect();
     assert_eq!(sometimes.len(), 6, "three sanity checks of 6.3 and N1-N3: {sometimes:?}");
     for p in &sometimes {
         assert_eq!(outcome.verdict(p), Some(Verdict::Witnessed), "`{p}` in {}", check.name());

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 /// Run check `index` of the tiny tier and assert it is as expected.
 fn run_tiny(index: usize) -> Outcome {
     let checks = registry::all(Tier::Tiny);
-    let check = checks.get(index).unwrap_or_else(|| panic!("the tiny tier has no check {index} (it has {})", checks.len()));
+    let check =
+        checks.get(index).unwrap_or_else(|| panic!("the tiny tier has no check {index} (it has {})", checks.len()));
     let outcome = runner::run(check, &Options::default());
     assert!(
         outcome.as_expected(),

@@ -115,10 +115,13 @@ fn a_tampered_last_state_fails() {
 
 #[test]
 fn a_trace_with_a_step_removed_fails() {
-    // In every stored trace, remove each step after the initial state in turn: the action and
-    // the state it led to. What is left must not replay.
+    // In every stored trace, remove each step between the initial and the last state in turn:
+    // the action and the state it led to. What is left must not replay: the next action starts
+    // from a state other than the one it was recorded in. (Removing the last step leaves a
+    // consistent path; it fails only when the trace is minimal, its property first violated
+    // in its last state, which the runner does not guarantee today.)
     for (name, trace) in stored_traces() {
-        for k in 1..trace.steps.len() {
+        for k in 1..trace.steps.len() - 1 {
             let mut bad = trace.clone();
             let removed = bad.steps.remove(k);
             assert!(

@@ -17,12 +17,11 @@ use rcopy_model::ordering::Mode;
 fn trace_of(check: &Check, property: &str) -> Trace {
     let outcome = runner::run(check, &Options::default());
     assert!(outcome.as_expected(), "{}: {:?}", check.name(), outcome.mismatches());
-    let trace = outcome
-        .trace(property)
-        .unwrap_or_else(|| panic!("{}: no trace of `{property}`", check.name()))
-        .clone();
-    replay::on_model(&trace).unwrap_or_else(|e| panic!("{}: the trace does not replay on the model: {e}", check.name()));
-    replay::on_roles(&trace).unwrap_or_else(|e| panic!("{}: the trace does not replay on the roles: {e}", check.name()));
+    let trace = outcome.trace(property).unwrap_or_else(|| panic!("{}: no trace of `{property}`", check.name())).clone();
+    replay::on_model(&trace)
+        .unwrap_or_else(|e| panic!("{}: the trace does not replay on the model: {e}", check.name()));
+    replay::on_roles(&trace)
+        .unwrap_or_else(|e| panic!("{}: the trace does not replay on the roles: {e}", check.name()));
     trace
 }
 
@@ -99,7 +98,9 @@ fn every_fault_has_a_snapshot_test() {
 fn b15_faithful_liveness() {
     let check = registry::all(Tier::Tiny)
         .into_iter()
-        .find(|c| c.config == "tiny" && c.variant == Variant::Faithful && c.faults.is_empty() && c.mode == Mode::Liveness)
+        .find(|c| {
+            c.config == "tiny" && c.variant == Variant::Faithful && c.faults.is_empty() && c.mode == Mode::Liveness
+        })
         .expect("the tiny tier has a faithful liveness check");
     let trace = trace_of(&check, "L1 every write destaged");
     snapshot("B15", &trace);

@@ -99,10 +99,31 @@ impl OrderingModel {
                 };
                 note(format!("RDS{rds}"), text)
             }
-            Action::Takeover => note(
-                "Master".into(),
-                format!("DISASTER at the local site; takeover drains to limit {}", fmt_limit(after.master.max_granted)),
-            ),
+            Action::Takeover => {
+                let drained: Vec<String> = after
+                    .ghost
+                    .destaged
+                    .iter()
+                    .zip(&before.ghost.destaged)
+                    .enumerate()
+                    .filter(|(_, (a, b))| a.len() > b.len())
+                    .map(|(r, (a, b))| {
+                        let ws: Vec<String> = a[b.len()..].iter().map(|w| format!("w{w}")).collect();
+                        format!("RDS{r} destages {}", ws.join(", "))
+                    })
+                    .collect();
+                let discarded: usize = before.receivers.iter().map(|r| r.cache.len()).sum::<usize>()
+                    - after.ghost.destaged.iter().zip(&before.ghost.destaged).map(|(a, b)| a.len() - b.len()).sum::<usize>();
+                note(
+                    "Master".into(),
+                    format!(
+                        "DISASTER at the local site, takeover drains to limit {}: {}{} discarded",
+                        fmt_limit(after.master.max_granted),
+                        if drained.is_empty() { "nothing destaged".to_string() } else { drained.join("; ") },
+                        format_args!(", {discarded} cached"),
+                    ),
+                )
+            }
         }
     }
 }
