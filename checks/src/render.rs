@@ -147,8 +147,15 @@ pub fn text(trace: &Trace) -> Result<String, String> {
     Ok(out)
 }
 
+/// Mermaid reads `#` and `;` as the start and end of an entity: write them as entities.
 fn mermaid_escape(s: &str) -> String {
-    s.replace(';', ",").replace('#', "No.")
+    s.chars()
+        .map(|c| match c {
+            '#' => "#35;".to_string(),
+            ';' => "#59;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A Mermaid sequence diagram.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// How to explore.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Strategy {
-    /// Breadth-first. With one thread, each counterexample is a shortest one.
+    /// Breadth-first. Each safety or example trace is then re-searched as a shortest one.
     Bfs,
     /// Depth-first: far less memory, longer counterexamples.
     Dfs,
