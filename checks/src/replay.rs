@@ -3,7 +3,7 @@
 
 use crate::render::model_of;
 use crate::trace::{Kind, Trace};
-use rcopy::ordering::{ClockReading, HostWrite, Message, RemoteAddr};
+use rcopy::ordering::{HostWrite, Message, RemoteAddr};
 use rcopy_model::ordering::{Action, Node, OrderingModel, State};
 use stateright::{Expectation, Model};
 
@@ -92,10 +92,7 @@ pub fn on_roles(trace: &Trace) -> Result<usize, String> {
 /// Feed one step's input to the roles of `s`; the world (network, ghost) is not touched.
 fn drive(model: &OrderingModel, s: &mut State, a: &Action) -> Result<(), String> {
     let t = &model.config.topology;
-    let clock = |lds: u16, now: u64| {
-        let skew = model.config.skew.get(lds as usize).copied().unwrap_or(0);
-        ClockReading { common: now, local: now + skew }
-    };
+    let clock = |lds: u16, now: u64| model.clock(lds, now);
     match a {
         Action::Write { pair, pos } => {
             let p = t.pair(*pair).ok_or("no such pair")?;

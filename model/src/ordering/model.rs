@@ -55,7 +55,8 @@ impl OrderingModel {
         OrderingModel { config, variant, faults, mode }
     }
 
-    fn clock(&self, lds: u16, now: u64) -> ClockReading {
+    /// What LDS `lds` reads off the clocks at common time `now` (its own clock runs `skew` ahead).
+    pub fn clock(&self, lds: u16, now: u64) -> ClockReading {
         let skew = self.config.skew.get(lds as usize).copied().unwrap_or(0);
         ClockReading { common: now, local: now + skew }
     }
