@@ -208,7 +208,7 @@ pub fn shortest(model: &OrderingModel, property: &Property<OrderingModel>) -> Op
         return None;
     }
     let fp = |s: &State| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = FxHasher(0);
         s.hash(&mut h);
         h.finish()
     };
@@ -244,6 +244,45 @@ pub fn shortest(model: &OrderingModel, property: &Property<OrderingModel>) -> Op
     }
     steps.reverse();
     Path::from_actions(model, init, steps.iter())
+}
+
+/// A fast non-cryptographic hasher (the Fx multiply-rotate mix) for the fingerprints of
+/// [`shortest`]: SipHash dominated its profile. A collision can only hide a state, so a trace
+/// might come out longer than shortest; it is rebuilt by replaying its actions, so it is real.
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 type Found = Vec<(&'static str, stateright::Path<<OrderingModel as Model>::State, <OrderingModel as Model>::Action>)>;
