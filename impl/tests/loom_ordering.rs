@@ -33,7 +33,7 @@
 //! How to run (the file is empty unless compiled with `--cfg loom`; `--release` keeps it fast):
 //!
 //! ```text
-//! cd /work/main
+//! make loom        # from the workspace root; or by hand:
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p rcopy --features faults --release --test loom_ordering
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
