@@ -13,6 +13,9 @@ use rcopy_model::ordering::{properties, Config, Mode};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The budget of a simulation given no bound.
+const SIMULATION_SECS: u64 = 10;
+
 #[derive(Parser, Debug)]
 #[command(name = "rcopy-check", version, about = "Model-check storage remote-copy protocols and review their counterexamples")]
 struct Cli {
@@ -53,7 +56,8 @@ struct Run {
     /// Checker threads (BFS traces are shortest only with 1).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Stop each run after this many seconds (unfound verdicts become `unknown`).
+    /// Stop each run after this many seconds (unfound verdicts become `unknown`). Simulation
+    /// without --timeout or --max-states stops after 10 s.
     #[arg(long)]
     timeout: Option<u64>,
     /// Stop each run after this many states.
@@ -277,11 +281,16 @@ fn parse_run(r: &Run, trace: bool) -> Result<Options, Error> {
     if trace && r.threads > 1 {
         return Err(Error::BadOption("a trace is searched with one thread, so that it is a shortest one".into()));
     }
+    // Random walks never run out of states: without a bound, give them a budget.
+    let timeout = match (strategy, r.timeout, r.max_states) {
+        (Strategy::Simulation { .. }, None, None) => Some(SIMULATION_SECS),
+        (_, t, _) => t,
+    };
     Ok(Options {
         strategy,
         threads: r.threads,
         progress: !r.quiet,
-        timeout: r.timeout.map(Duration::from_secs),
+        timeout: timeout.map(Duration::from_secs),
         max_states: r.max_states,
     })
 }
