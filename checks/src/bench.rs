@@ -63,7 +63,7 @@ pub fn run(configs: &[String]) -> Result<ExitCode, Error> {
                 secs,
                 o.unique as f64 / secs.max(1e-9),
                 peak_rss_mib().unwrap_or(f64::NAN),
-                if o.exhaustive { "exhaustive" } else { "capped: not exhaustive" }
+                if o.exhaustive { "exhaustive" } else { "reached the cap: completeness unknown" }
             );
         }
     }

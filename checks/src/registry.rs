@@ -215,6 +215,17 @@ pub fn ordering(tier: Tier) -> Vec<Check> {
         every(Mode::Liveness, |n| (!is_sometimes(n)).then_some(Expect::Holds)),
         "faithful, one stream, no network faults: every property holds, L1 included",
     ));
+    // Fig. 4 streams: pairs that share a sequence counter, in both modes.
+    for mode in Mode::ALL {
+        v.push(mk(
+            "grouped",
+            Variant::Hardened,
+            vec![],
+            mode,
+            every(mode, |n| (!is_sometimes(n)).then_some(Expect::Holds)),
+            "hardened, Fig. 4 scope: two pairs share one stream's counter",
+        ));
+    }
     for f in Fault::ALL {
         let (props, why) = targets(f);
         let mode = if props[0].starts_with('L') { Mode::Liveness } else { Mode::Safety };

@@ -28,7 +28,7 @@ fn rejects(args: &[&str], says: &str) {
 #[test]
 fn unknown_names_list_the_valid_ones() {
     rejects(&["check", "paxos"], "valid: ordering");
-    rejects(&["check", "--config", "huge"], "valid: single, fanin, tiny, standard, large");
+    rejects(&["check", "--config", "huge"], "valid: single, fanin, grouped, tiny, standard, large");
     rejects(&["check", "--variant", "sloppy"], "valid: faithful, hardened");
     rejects(&["check", "--fault", "B99"], "B16");
     rejects(&["check", "--fault", "B15"], "unknown fault `B15`");

@@ -61,6 +61,8 @@ per_check! {
     check_17 => 17,
     check_18 => 18,
     check_19 => 19,
+    check_20 => 20,
+    check_21 => 21,
 }
 
 #[test]

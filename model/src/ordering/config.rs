@@ -63,13 +63,24 @@ fn pair(lds: u16, rds: u16, group: u16, remote_unit: u16) -> Pair {
 
 impl Config {
     /// The names [`Config::named`] knows, smallest first.
-    pub const NAMES: [&'static str; 5] = ["single", "fanin", "tiny", "standard", "large"];
+    pub const NAMES: [&'static str; 6] = ["single", "fanin", "grouped", "tiny", "standard", "large"];
 
     /// A named configuration.
     pub fn named(name: &str) -> Option<Config> {
         let (pairs, scope, positions, writes, loss, dup, skew) = match name {
             // One pair, no network faults: the faithful text works here, so it isolates B14.
             "single" => (vec![pair(0, 0, 0, 0)], Scope::PerPair, 1, 2, 0, 0, vec![0]),
+            // Fig. 4: two pairs of one group between the same LDS and RDS share one sequence
+            // counter, and a third pair of another group has its own.
+            "grouped" => (
+                vec![pair(0, 0, 0, 0), pair(0, 0, 0, 1), pair(0, 0, 1, 2)],
+                Scope::PerGroupSystemPair,
+                1,
+                2,
+                1,
+                0,
+                vec![0],
+            ),
             // Two LDSs into one RDS: a quiet stream next to a busy one (B2).
             "fanin" => (vec![pair(0, 0, 0, 0), pair(1, 0, 0, 1)], Scope::PerPair, 1, 2, 0, 0, vec![0, 0]),
             // Two LDSs, two RDSs, one group spanning both, two writes and one loss (duplicates come
