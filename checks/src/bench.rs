@@ -18,15 +18,7 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 fn exhaustive(config: &str, mode: Mode) -> Check {
-    Check {
-        protocol: "ordering".into(),
-        config: config.into(),
-        variant: Variant::Hardened,
-        faults: vec![],
-        mode,
-        expect: vec![],
-        why: "benchmark".into(),
-    }
+    Check::ad_hoc(config, Variant::Hardened, vec![], mode, "benchmark")
 }
 
 /// Each exhaustive run stops after this long.

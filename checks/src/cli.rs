@@ -220,9 +220,9 @@ fn parse_select(s: &Select) -> Result<Choice, Error> {
 
 /// The registered checks a choice names, or one ad-hoc check with no expectations.
 fn checks_for(c: &Choice) -> Vec<Check> {
-    let chosen = c.config.is_some() || c.variant.is_some() || c.faults.is_some() || c.mode.is_some();
     let mut pool = registry::all(c.tier);
     if c.config.is_some() {
+        // A named config may be registered in the other tier only.
         let other = if c.tier == Tier::Tiny { Tier::Standard } else { Tier::Tiny };
         let extra: Vec<Check> = registry::all(other).into_iter().filter(|k| !pool.contains(k)).collect();
         pool.extend(extra);
@@ -232,33 +232,19 @@ fn checks_for(c: &Choice) -> Vec<Check> {
         .filter(|k| c.config.as_ref().is_none_or(|x| *x == k.config))
         .filter(|k| c.variant.is_none_or(|v| v == k.variant))
         .filter(|k| c.mode.is_none_or(|m| m == k.mode))
-        .filter(|k| match &c.faults {
-            Some(f) => *f == k.faults,
-            None => !chosen || c.config.is_some() || c.variant.is_some() || c.mode.is_some() || k.faults.is_empty(),
-        })
+        .filter(|k| c.faults.as_ref().is_none_or(|f| *f == k.faults))
         .collect();
     if !matching.is_empty() {
-        let mut seen = Vec::new();
-        return matching
-            .into_iter()
-            .filter(|k| {
-                let n = k.name();
-                let fresh = !seen.contains(&n);
-                seen.push(n);
-                fresh
-            })
-            .collect();
+        return matching;
     }
     let config = c.config.clone().unwrap_or_else(|| if c.tier == Tier::Tiny { "tiny".into() } else { "standard".into() });
-    vec![Check {
-        protocol: "ordering".into(),
-        config,
-        variant: c.variant.unwrap_or(Variant::Hardened),
-        faults: c.faults.clone().unwrap_or_default(),
-        mode: c.mode.unwrap_or(Mode::Safety),
-        expect: Vec::new(),
-        why: "ad hoc: not registered, so no verdict is expected".into(),
-    }]
+    vec![Check::ad_hoc(
+        &config,
+        c.variant.unwrap_or(Variant::Hardened),
+        c.faults.clone().unwrap_or_default(),
+        c.mode.unwrap_or(Mode::Safety),
+        "ad hoc: not registered, so no verdict is expected",
+    )]
 }
 
 fn parse_run(r: &Run, trace: bool) -> Result<Options, Error> {

@@ -46,6 +46,11 @@ impl Check {
         n
     }
 
+    /// A check that is not registered: it explores and reports, and judges nothing.
+    pub fn ad_hoc(config: &str, variant: Variant, faults: Vec<Fault>, mode: Mode, why: &str) -> Check {
+        Check { protocol: "ordering".into(), config: config.into(), variant, faults, mode, expect: Vec::new(), why: why.into() }
+    }
+
     pub fn fault_set(&self) -> FaultSet {
         self.faults.iter().fold(FaultSet::NONE, |s, f| s.with(*f as u32).expect("rcopy-checks builds rcopy with faults"))
     }

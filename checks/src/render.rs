@@ -4,10 +4,8 @@
 use crate::trace::{Kind, Trace};
 use petgraph::dot::{Config as DotConfig, Dot};
 use petgraph::graph::DiGraph;
-use rcopy::fault::FaultSet;
-use rcopy::ordering::Fault;
 use rcopy_model::ordering::narrate::Event;
-use rcopy_model::ordering::{Config, OrderingModel, State};
+use rcopy_model::ordering::{OrderingModel, State};
 use std::fmt::Write;
 
 /// The output formats.
@@ -35,13 +33,7 @@ impl Format {
 
 /// The model a trace was made on.
 pub fn model_of(trace: &Trace) -> Result<OrderingModel, String> {
-    let config = Config::named(&trace.config).ok_or(format!("unknown config `{}`", trace.config))?;
-    let faults = trace
-        .faults
-        .iter()
-        .try_fold(FaultSet::NONE, |s, f| s.with(*f as u32))
-        .map_err(|e| e.to_string())?;
-    Ok(OrderingModel::new(config, trace.variant, faults, trace.mode))
+    crate::runner::model_for(&trace.config, trace.variant, &trace.faults, trace.mode)
 }
 
 fn events(trace: &Trace) -> Result<(OrderingModel, Vec<Event>, Vec<State>), String> {
@@ -204,9 +196,4 @@ pub fn render(trace: &Trace, format: Format) -> Result<String, String> {
         Format::Mermaid => mermaid(trace),
         Format::Dot => dot(trace),
     }
-}
-
-/// A fault's snapshot name, e.g. `B1`.
-pub fn fault_label(faults: &[Fault]) -> String {
-    faults.iter().map(|f| f.name()).collect::<Vec<_>>().join("+")
 }

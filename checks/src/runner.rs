@@ -3,7 +3,8 @@
 
 use crate::registry::{Check, Expect};
 use crate::trace::Trace;
-use rcopy::ordering::Variant;
+use rcopy::fault::FaultSet;
+use rcopy::ordering::{Fault, Variant};
 use rcopy_model::ordering::{Config, Mode, OrderingModel};
 use rcopy_model::ordering::{Action, State};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property, UniformChooser};
@@ -127,15 +128,17 @@ impl Outcome {
     }
 }
 
-/// The model a check explores.
-pub fn model_of(check: &Check) -> OrderingModel {
-    let config = Config::named(&check.config).expect("registered checks name known configs");
-    OrderingModel::new(config, check.variant, check.fault_set(), check.mode)
+/// The model of a config name, variant, faults and mode: what a check explores and what a
+/// trace was made on.
+pub fn model_for(config: &str, variant: Variant, faults: &[Fault], mode: Mode) -> Result<OrderingModel, String> {
+    let config = Config::named(config).ok_or(format!("unknown config `{config}`"))?;
+    let set = faults.iter().try_fold(FaultSet::NONE, |s, f| s.with(*f as u32)).map_err(|e| e.to_string())?;
+    Ok(OrderingModel::new(config, variant, set, mode))
 }
 
-/// Build an ordering model from names, with clear errors.
-pub fn ordering_model(config: &str, variant: Variant, faults: rcopy::fault::FaultSet, mode: Mode) -> Option<OrderingModel> {
-    Some(OrderingModel::new(Config::named(config)?, variant, faults, mode))
+/// The model a check explores.
+pub fn model_of(check: &Check) -> OrderingModel {
+    model_for(&check.config, check.variant, &check.faults, check.mode).expect("checks name known configs")
 }
 
 /// Run a check.
@@ -188,7 +191,7 @@ pub fn run(check: &Check, opts: &Options) -> Outcome {
                 Expectation::Eventually => path.clone(),
                 _ => shortest(&model, p).unwrap_or_else(|| path.clone()),
             };
-            traces.push(Trace::from_path(&model, check, p.name, p.expectation.clone(), path));
+            traces.push(Trace::from_path(check, p.name, p.expectation.clone(), path));
         }
     }
     Outcome { check: check.clone(), strategy: opts.strategy, states, unique, depth, elapsed, exhaustive, verdicts, traces }

@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::registry::Check;
 use rcopy::ordering::{Fault, Variant};
-use rcopy_model::ordering::{Action, Mode, OrderingModel, State};
+use rcopy_model::ordering::{Action, Mode, State};
 use serde::{Deserialize, Serialize};
 use stateright::{Expectation, Path};
 
@@ -59,7 +59,6 @@ fn label(a: &Action) -> String {
 impl Trace {
     /// A trace from a stateright path.
     pub fn from_path(
-        _model: &OrderingModel,
         check: &Check,
         property: &str,
         expectation: Expectation,

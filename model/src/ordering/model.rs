@@ -124,6 +124,20 @@ impl OrderingModel {
         })
     }
 
+    /// Fig. 10: the master takes a report; a limit it grants goes to every slave (M4), or, with
+    /// synchronous rounds, is stored by every slave at once.
+    fn master_round(&self, s: &mut State, rds: RdsId, ts: Ts) -> Option<()> {
+        let Some(limit) = s.master.on_report(rds, ts).ok()? else { return Some(()) };
+        for r in 0..s.receivers.len() {
+            if self.config.sync_rounds {
+                Self::store_limit(s, r, limit);
+            } else {
+                Self::send(s, Node::Rds(r as RdsId), Message::Limit { ts: limit });
+            }
+        }
+        Some(())
+    }
+
     /// Step 904 at slave `r`, with the ghost's notes on stale and advancing limits.
     fn store_limit(s: &mut State, r: usize, ts: Ts) {
         let old = s.receivers[r].limit;
@@ -324,27 +338,16 @@ impl Model for OrderingModel {
                         set_insert(&mut s.ghost.acked, (stream, seq));
                         s.senders[l as usize].on_ack(stream, seq);
                     }
-                    (Node::Master, Message::Report { rds, ts }) => {
-                        if let Some(limit) = s.master.on_report(rds, ts).ok()? {
-                            for r in 0..s.receivers.len() as RdsId {
-                                Self::send(&mut s, Node::Rds(r), Message::Limit { ts: limit });
-                            }
-                        }
-                    }
+                    (Node::Master, Message::Report { rds, ts }) => self.master_round(&mut s, rds, ts)?,
                     (Node::Rds(r), Message::Limit { ts }) => Self::store_limit(&mut s, r as usize, ts),
                     _ => return None,
                 }
             }
             Action::Report { rds } => {
                 let msg = s.receivers[rds as usize].report()?;
-                if !self.config.sync_rounds {
-                    Self::send(&mut s, Node::Master, msg);
-                } else if let Message::Report { rds, ts } = msg {
-                    if let Some(limit) = s.master.on_report(rds, ts).ok()? {
-                        for r in 0..s.receivers.len() {
-                            Self::store_limit(&mut s, r, limit);
-                        }
-                    }
+                match msg {
+                    Message::Report { rds, ts } if self.config.sync_rounds => self.master_round(&mut s, rds, ts)?,
+                    msg => Self::send(&mut s, Node::Master, msg),
                 }
             }
             Action::Destage { rds } => {
