@@ -1,80 +1,146 @@
-//! `make bench`: for each config, an exhaustive run of the hardened protocol (both modes) with
-//! unique states, states per second and peak memory; then the time to each seeded fault's
-//! counterexample. Figures are printed, never asserted.
+//! `make bench`: rcopy's explorer and stateright's, side by side, on each protocol's bench
+//! checks, at 1 and 2 threads: unique states, time, states per second, bytes per stored state,
+//! peak memory. Each run is its own process (`rcopy-check check --json`), so that its peak
+//! memory is its own. Short runs are repeated and the median shown. Then the time to each
+//! seeded fault's shortest counterexample. Figures are printed, never asserted.
 
 use crate::error::Error;
-use crate::registry::{self, Check, Tier};
-use crate::runner::{self, Options, Strategy};
-use rcopy::ordering::Variant;
-use rcopy_model::ordering::{Config, Mode};
-use std::process::ExitCode;
+use crate::outln;
+use crate::registry;
+use crate::runner::{Engine, Options};
+use rcopy_model::protocol::{Check, Tier};
+use std::process::{Command, ExitCode};
 
-/// Peak resident memory of this process so far (Linux `VmHWM`), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+/// Runs longer than this are not repeated.
+const REPEAT_BELOW_SECS: f64 = 30.0;
+
+/// One measured run, read from the child's JSON.
+#[derive(Clone, Debug)]
+struct Sample {
+    unique: u64,
+    seconds: f64,
+    ended: String,
+    table_bytes: u64,
+    peak_rss: Option<u64>,
 }
 
-fn exhaustive(config: &str, mode: Mode) -> Check {
-    Check::ad_hoc(config, Variant::Hardened, vec![], mode, "benchmark")
+fn check_args(c: &Check) -> Vec<String> {
+    let mut a = vec![c.protocol.clone(), "--config".into(), c.config.clone(), "--variant".into(), c.variant.clone(), "--mode".into(), c.mode.clone()];
+    if c.faults.is_empty() {
+        a.extend(["--fault".into(), "none".into()]);
+    }
+    for f in &c.faults {
+        a.extend(["--fault".into(), f.clone()]);
+    }
+    for s in &c.sets {
+        a.extend(["--set".into(), s.clone()]);
+    }
+    a
 }
 
-/// Each exhaustive run stops after this long.
-const CAP_SECS: u64 = 120;
+fn measure(exe: &std::path::Path, c: &Check, engine: Engine, threads: usize, cap: u64) -> Result<Sample, String> {
+    let out = Command::new(exe)
+        .arg("check")
+        .args(check_args(c))
+        .args(["--engine", engine.name(), "--threads", &threads.to_string(), "--timeout", &cap.to_string(), "--json", "-q"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|_| format!("no result: {}", String::from_utf8_lossy(&out.stderr).trim()))?;
+    let o = doc["checks"].get(0).ok_or("no check in the result")?;
+    Ok(Sample {
+        unique: o["unique"].as_u64().unwrap_or(0),
+        seconds: o["seconds"].as_f64().unwrap_or(0.0),
+        ended: o["ended"].as_str().unwrap_or("?").to_string(),
+        table_bytes: o["table_bytes"].as_u64().unwrap_or(0),
+        peak_rss: o["process_peak_rss"].as_u64(),
+    })
+}
 
-pub fn run(configs: &[String]) -> Result<ExitCode, Error> {
-    for c in configs {
-        if Config::named(c).is_none() {
-            return Err(Error::UnknownConfig(c.clone(), "ordering".into(), Config::NAMES.join(", ")));
+fn median(mut v: Vec<Sample>) -> (Sample, usize) {
+    v.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let n = v.len();
+    (v[n / 2].clone(), n)
+}
+
+pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
+    outln!("rcopy's explorer and stateright's on the same models, breadth-first; each run its own process, capped at {cap} s")?;
+    outln!("(time: median of up to {runs} runs, one run when it takes over {REPEAT_BELOW_SECS} s; B/state: the visited table's bytes per stored state)")?;
+    outln!(
+        "{:<42} {:<10} {:>3} {:>11} {:>9} {:>11} {:>8} {:>9}  {}",
+        "run", "engine", "thr", "unique", "time", "states/s", "B/state", "peak MiB", "ended"
+    )?;
+    for p in crate::protocols::all() {
+        for c in p.bench() {
+            let mut base: Option<f64> = None;
+            for engine in [Engine::Rcopy, Engine::Stateright] {
+                for threads in [1, 2] {
+                    let mut samples = Vec::new();
+                    let mut error = None;
+                    for _ in 0..runs {
+                        match measure(&exe, &c, engine, threads, cap) {
+                            Ok(s) => {
+                                let long = s.seconds > REPEAT_BELOW_SECS;
+                                samples.push(s);
+                                if long {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let name = c.name();
+                    if samples.is_empty() {
+                        outln!("{name:<42} {:<10} {threads:>3}  failed: {}", engine.name(), error.unwrap_or_default())?;
+                        continue;
+                    }
+                    let (s, n) = median(samples);
+                    let rate = s.unique as f64 / s.seconds.max(1e-9);
+                    let vs = match (engine, threads, base) {
+                        (Engine::Rcopy, 1, _) => {
+                            base = Some(rate);
+                            String::new()
+                        }
+                        (_, _, Some(b)) => format!(" ({:.2}x rcopy 1 thread)", rate / b),
+                        _ => String::new(),
+                    };
+                    let per_state = if s.table_bytes > 0 { format!("{:.1}", s.table_bytes as f64 / s.unique.max(1) as f64) } else { "-".into() };
+                    outln!(
+                        "{name:<42} {:<10} {threads:>3} {:>11} {:>8.2}s {:>11.0} {:>8} {:>9}  {}{}{}",
+                        engine.name(),
+                        s.unique,
+                        s.seconds,
+                        rate,
+                        per_state,
+                        s.peak_rss.map_or("-".into(), |b| (b >> 20).to_string()),
+                        s.ended,
+                        if n > 1 { format!(", median of {n}") } else { String::new() },
+                        vs
+                    )?;
+                }
+            }
         }
     }
-    println!("runs of the hardened ordering protocol, 1 thread, each capped at {CAP_SECS} s");
-    println!("(peak memory is this process's so far: runs go in order)");
-    println!(
-        "{:<34} {:>11} {:>6} {:>9} {:>12} {:>10}  finished",
-        "run", "unique", "depth", "time", "unique/s", "peak MiB"
-    );
-    for c in configs {
-        for (mode, strategy) in [(Mode::Safety, Strategy::Bfs), (Mode::Liveness, Strategy::Bfs), (Mode::Safety, Strategy::Dfs)] {
-            let check = exhaustive(c, mode);
-            let opts = Options {
-                strategy,
-                progress: true,
-                timeout: Some(std::time::Duration::from_secs(CAP_SECS)),
-                ..Options::default()
-            };
-            let o = runner::run(&check, &opts);
-            let secs = o.elapsed.as_secs_f64();
-            println!(
-                "{:<34} {:>11} {:>6} {:>8.2}s {:>12.0} {:>10.1}  {}",
-                format!("{c}/{}/{}", mode.name(), strategy.name()),
-                o.unique,
-                o.depth,
-                secs,
-                o.unique as f64 / secs.max(1e-9),
-                peak_rss_mib().unwrap_or(f64::NAN),
-                if o.exhaustive { "exhaustive" } else { "reached the cap: completeness unknown" }
-            );
-        }
-    }
-    println!();
-    println!("time to each seeded fault's shortest counterexample (standard tier, BFS, 1 thread)");
-    println!("{:<40} {:<36} {:>9} {:>6} {:>9}", "check", "property", "states", "steps", "time");
-    for check in registry::all(Tier::Standard).into_iter().filter(|c| c.hunts()) {
-        let o = runner::run(&check, &Options::default());
-        let (p, _) = &check.expect[0];
-        let steps = o.trace(p).map_or(0, |t| t.steps.len() - 1);
-        println!(
-            "{:<40} {:<36} {:>9} {:>6} {:>8.3}s{}",
+    outln!()?;
+    outln!("time to each seeded fault's shortest counterexample (standard tier, rcopy, breadth-first, 1 thread)")?;
+    outln!("{:<44} {:<36} {:>9} {:>6} {:>9}", "check", "property", "states", "steps", "time")?;
+    for check in registry::all(Tier::Standard).into_iter().filter(|c| c.hunts() && !c.faults.is_empty()) {
+        let o = registry::find(&check.protocol)?.run(&check, &Options::default())?;
+        let (prop, _) = &check.expect[0];
+        let steps = o.trace(prop).map_or("-".into(), |t| t.len().to_string());
+        outln!(
+            "{:<44} {:<36} {:>9} {:>6} {:>8.3}s{}",
             check.name(),
-            p,
+            prop,
             o.unique,
             steps,
-            o.elapsed.as_secs_f64(),
+            o.seconds,
             if o.as_expected() { "" } else { "  (NOT FOUND)" }
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,43 +1,52 @@
 //! The `rcopy-check` command line. Exit codes: 0 when every verdict matches its expectation
-//! (or a replay reproduces its trace), 1 when one does not, 2 for bad input.
+//! (or every replay reproduces its trace); 1 when one does not, or a run stopped before it
+//! could establish one, or the output could not be written; 2 for bad input; 130 when Ctrl-C
+//! ended a run (the verdicts reached so far are printed first).
 
 use crate::error::Error;
-use crate::registry::{self, Check, Expect, Tier, PROTOCOLS};
-use crate::render::{self, Format};
-use crate::replay;
-use crate::runner::{self, Options, Outcome, Strategy, Verdict};
+use crate::explorer::{self, Bounds, Strategy};
+use crate::output::{self, note};
+use crate::outln;
+use crate::registry::{self, Registered};
+use crate::render::Format;
+use crate::runner::{Engine, Options, Outcome};
+use crate::summary;
 use crate::trace::Trace;
 use clap::{Parser, Subcommand};
-use rcopy::ordering::{Fault, Variant};
-use rcopy_model::ordering::{properties, Config, Mode};
+use rcopy_model::protocol::{Check, Expect, Kind, Tier};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The budget of a simulation given no bound.
+/// The budget of a random-walk run given no bound.
 const SIMULATION_SECS: u64 = 10;
 
 #[derive(Parser, Debug)]
 #[command(name = "rcopy-check", version, about = "Model-check storage remote-copy protocols and review their counterexamples")]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-/// What to explore: a registered check, or an ad-hoc one.
+/// What to explore: registered checks, or an ad-hoc one.
 #[derive(clap::Args, Debug, Clone)]
 struct Select {
     /// Protocol (default: every protocol).
     protocol: Option<String>,
-    /// Named config of the world (e.g. tiny, standard).
+    /// A named config of the world (e.g. tiny, standard), or a path to a TOML file.
     #[arg(long)]
     config: Option<String>,
+    /// Override one config field: --set writes=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
     /// faithful (the text as written) or hardened (the fixes of the notes).
     #[arg(long)]
     variant: Option<String>,
-    /// A seeded fault to switch on (repeatable), e.g. --fault B1.
+    /// A seeded fault to switch on (repeatable), e.g. --fault B1; --fault none: no fault.
     #[arg(long = "fault")]
     faults: Vec<String>,
-    /// safety (disaster and takeover possible) or liveness (no disaster; L1 checked).
+    /// The protocol's mode (ordering: safety or liveness).
     #[arg(long)]
     mode: Option<String>,
     /// Which registered checks when nothing else is chosen: tiny (cargo test) or standard (make check).
@@ -47,22 +56,31 @@ struct Select {
 
 #[derive(clap::Args, Debug, Clone)]
 struct Run {
-    /// bfs (shortest traces with one thread), dfs, or simulation.
+    /// rcopy (its own explorer) or stateright (its checkers, as a cross-check).
+    #[arg(long, default_value = "rcopy")]
+    engine: String,
+    /// bfs (shortest traces), dfs, or simulation (random walks).
     #[arg(long, default_value = "bfs")]
     strategy: String,
     /// Seed of --strategy simulation.
     #[arg(long)]
     seed: Option<u64>,
-    /// Checker threads (BFS traces are shortest only with 1).
+    /// Explorer threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Stop each run after this many seconds (unfound verdicts become `unknown`). Simulation
-    /// without --timeout or --max-states stops after 10 s.
-    #[arg(long)]
+    /// Stop each run after this many seconds. Simulation without --timeout or --max-states
+    /// stops after 10 s.
+    #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
-    /// Stop each run after this many states.
+    /// Stop each run once this many unique states are stored.
     #[arg(long)]
-    max_states: Option<usize>,
+    max_states: Option<u64>,
+    /// Do not expand states at this depth.
+    #[arg(long)]
+    max_depth: Option<usize>,
+    /// Stop each run before the process holds this many MiB (default: 80% of what is free).
+    #[arg(long, value_name = "MIB")]
+    max_memory: Option<u64>,
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
@@ -70,8 +88,10 @@ struct Run {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// List protocols, configs, variants, faults, properties and the registered checks.
+    /// List protocols, configs and their fields, variants, modes, faults, properties, action
+    /// classes and the registered checks.
     List {
+        protocol: Option<String>,
         #[arg(long, default_value = "standard")]
         tier: String,
     },
@@ -81,15 +101,24 @@ enum Command {
         select: Select,
         #[command(flatten)]
         run: Run,
-        /// Print every property's verdict, not only the judged ones.
+        /// Print every property's verdict and the coverage, not only the judged properties.
         #[arg(long, short)]
         verbose: bool,
+        /// Print the whole result as JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Write each trace found to DIR/<check>/<property>.json.
+        #[arg(long, value_name = "DIR")]
+        traces: Option<String>,
     },
-    /// Find a counterexample (shortest: BFS, one thread) and write it to a file.
+    /// Find the shortest counterexample (or example) of one property and write it.
     Trace {
         #[command(flatten)]
         select: Select,
-        /// The property (default: the first the check expects violated, else the first found).
+        #[command(flatten)]
+        run: Run,
+        /// The property, by name or its first word (default: the first the check expects
+        /// violated, else the first found).
         #[arg(long)]
         property: Option<String>,
         /// json (replayable), text, mermaid or dot.
@@ -117,40 +146,68 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         port: u16,
     },
-    /// Benchmarks: unique states, states per second, peak memory, time to each counterexample.
+    /// Benchmarks: rcopy's explorer and stateright's on the protocols' bench configs.
     Bench {
-        /// Configs to explore exhaustively.
-        #[arg(long, default_values_t = ["standard".to_string(), "large".to_string()])]
-        config: Vec<String>,
+        /// Cap each run at this many seconds.
+        #[arg(long, default_value_t = 120)]
+        cap: u64,
+        /// Runs of each short measurement (the median is shown).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
 }
 
+/// Set by Ctrl-C while a run is going; a second Ctrl-C, or one with no run going, exits.
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    // Installing can fail only if a handler exists already (a second call in tests): then
+    // runs are not interruptible, which is harmless.
+    let _ = ctrlc::set_handler(move || {
+        if !RUNNING.load(Ordering::Relaxed) || f.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
+    flag
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            // Help and version go to stdout; a closed stdout is not worth a panic.
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+            note(&format!("error: {e}"));
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
 fn dispatch(cmd: Command) -> Result<ExitCode, Error> {
     match cmd {
-        Command::List { tier } => list(parse_tier(&tier)?),
-        Command::Check { select, run, verbose } => check(&select, &run, verbose),
-        Command::Trace { select, property, format, out } => trace(&select, property, &format, out),
+        Command::List { protocol, tier } => list(protocol.as_deref(), parse_tier(&tier)?),
+        Command::Check { select, run, verbose, json, traces } => check(&select, &run, verbose, json, traces),
+        Command::Trace { select, run, property, format, out } => trace(&select, &run, property, &format, out),
         Command::Render { file, format } => {
             let format = parse_format(&format)?;
             let t = Trace::read(&file)?;
-            let text = render::render(&t, format).map_err(|reason| Error::BadTrace { path: file, reason })?;
-            print!("{text}");
+            let p = registry::find(&t.protocol)?;
+            let text = p.render(&t, format).map_err(|reason| Error::BadTrace { path: file, reason })?;
+            output::print(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { files } => replay_files(&files),
         Command::Explore { select, port } => explore(&select, port),
-        Command::Bench { config } => crate::bench::run(&config),
+        Command::Bench { cap, runs } => crate::bench::run(cap, runs.max(1)),
     }
 }
 
@@ -166,296 +223,430 @@ fn parse_format(s: &str) -> Result<Format, Error> {
     Format::from_name(s).ok_or(Error::BadOption(format!("unknown format `{s}` (valid: {})", names(Format::NAMES))))
 }
 
-fn parse_protocol(p: &Option<String>) -> Result<(), Error> {
-    match p {
-        Some(p) if !PROTOCOLS.contains(&p.as_str()) => Err(Error::UnknownProtocol(p.clone(), names(PROTOCOLS))),
-        _ => Ok(()),
+fn short(p: &str) -> &str {
+    p.split(' ').next().unwrap_or(p)
+}
+
+/// The protocols a selection ranges over.
+fn protocols_of(s: &Select) -> Result<Vec<&'static dyn Registered>, Error> {
+    match &s.protocol {
+        Some(p) => Ok(vec![registry::find(p)?]),
+        None => Ok(crate::protocols::all()),
     }
 }
 
-/// The parsed choices of a [`Select`]; `None` where nothing was chosen.
-struct Choice {
-    config: Option<String>,
-    variant: Option<Variant>,
-    faults: Option<Vec<Fault>>,
-    mode: Option<Mode>,
-    tier: Tier,
-}
-
-fn parse_select(s: &Select) -> Result<Choice, Error> {
-    parse_protocol(&s.protocol)?;
-    let protocol = s.protocol.clone().unwrap_or_else(|| "ordering".into());
+/// Check the names a selection gives against protocol `p`.
+fn validate(p: &dyn Registered, s: &Select, faults: &Option<Vec<String>>) -> Result<(), Error> {
+    // Without --config, --set is checked against the config of each selected check, later.
     if let Some(c) = &s.config {
-        if Config::named(c).is_none() {
-            return Err(Error::UnknownConfig(c.clone(), protocol, names(Config::NAMES)));
+        p.config_record(c, &s.sets)?;
+    }
+    if let Some(v) = &s.variant {
+        if !p.variants().contains(&v.as_str()) {
+            return Err(Error::UnknownVariant(v.clone(), p.name().into(), names(p.variants())));
         }
     }
-    let variant = match &s.variant {
-        Some(v) => Some(Variant::from_name(v).ok_or(Error::UnknownVariant(v.clone(), "faithful, hardened".into()))?),
-        None => None,
-    };
-    let mode = match &s.mode {
-        Some(m) => Some(Mode::from_name(m).ok_or(Error::UnknownMode(m.clone(), "safety, liveness".into()))?),
-        None => None,
-    };
-    let mut faults = Vec::new();
+    if let Some(m) = &s.mode {
+        if !p.modes().iter().any(|(n, _)| n == m) {
+            return Err(Error::UnknownMode(m.clone(), p.name().into(), names(p.modes().iter().map(|(n, _)| *n))));
+        }
+    }
+    for f in faults.iter().flatten() {
+        if !p.faults().iter().any(|x| x.name == f) {
+            return Err(Error::UnknownFault(f.clone(), p.name().into(), names(p.faults().iter().map(|x| x.name))));
+        }
+    }
+    Ok(())
+}
+
+/// The faults a selection names: `None` if it names none (any), `Some([])` for `--fault none`.
+fn parse_faults(p: &dyn Registered, s: &Select) -> Result<Option<Vec<String>>, Error> {
+    if s.faults.is_empty() {
+        return Ok(None);
+    }
+    if s.faults.iter().any(|f| f.eq_ignore_ascii_case("none")) {
+        if s.faults.len() > 1 {
+            return Err(Error::BadOption("--fault none cannot be combined with other faults".into()));
+        }
+        return Ok(Some(Vec::new()));
+    }
+    let known = p.faults();
+    let mut v: Vec<String> = Vec::new();
     for f in &s.faults {
-        let fault = Fault::from_name(f).ok_or_else(|| {
-            Error::UnknownFault(f.clone(), protocol.clone(), names(Fault::ALL.iter().map(|f| f.name())))
+        let name = known.iter().find(|k| k.name.eq_ignore_ascii_case(f)).map(|k| k.name.to_string()).ok_or_else(|| {
+            Error::UnknownFault(f.clone(), p.name().into(), names(known.iter().map(|k| k.name)))
         })?;
-        if faults.contains(&fault) {
-            return Err(Error::BadOption(format!("fault {} given twice", fault.name())));
+        if v.contains(&name) {
+            return Err(Error::BadOption(format!("fault {name} given twice")));
         }
-        faults.push(fault);
+        v.push(name);
     }
-    faults.sort();
-    Ok(Choice {
-        config: s.config.clone(),
-        variant,
-        faults: (!s.faults.is_empty()).then_some(faults),
-        mode,
-        tier: parse_tier(&s.tier)?,
-    })
+    let order = |n: &String| known.iter().position(|k| k.name == n);
+    v.sort_by_key(order);
+    Ok(Some(v))
 }
 
-/// The registered checks a choice names, or one ad-hoc check with no expectations.
-fn checks_for(c: &Choice) -> Vec<Check> {
-    let mut pool = registry::all(c.tier);
-    if c.config.is_some() {
-        // A named config may be registered in the other tier only.
-        let other = if c.tier == Tier::Tiny { Tier::Standard } else { Tier::Tiny };
-        let extra: Vec<Check> = registry::all(other).into_iter().filter(|k| !pool.contains(k)).collect();
-        pool.extend(extra);
+/// The registered checks a selection names, or one ad-hoc check with no expectations.
+fn checks_for(s: &Select) -> Result<Vec<Check>, Error> {
+    let tier = parse_tier(&s.tier)?;
+    let protocols = protocols_of(s)?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for p in &protocols {
+        let faults = match parse_faults(*p, s).and_then(|f| validate(*p, s, &f).map(|_| f)) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let mut pool = p.checks(tier);
+        if s.config.is_some() {
+            // A named config may be registered in the other tier only.
+            let other = if tier == Tier::Tiny { Tier::Standard } else { Tier::Tiny };
+            let extra: Vec<Check> = p.checks(other).into_iter().filter(|k| !pool.contains(k)).collect();
+            pool.extend(extra);
+        }
+        let mut matching: Vec<Check> = pool
+            .into_iter()
+            .filter(|k| s.config.as_ref().is_none_or(|x| *x == k.config))
+            .filter(|k| s.variant.as_ref().is_none_or(|v| *v == k.variant))
+            .filter(|k| s.mode.as_ref().is_none_or(|m| *m == k.mode))
+            .filter(|k| faults.as_ref().is_none_or(|f| *f == k.faults))
+            .collect();
+        if matching.is_empty() && (protocols.len() == 1 || s.protocol.is_some()) {
+            let config = s.config.clone().unwrap_or_else(|| {
+                let t = tier.name();
+                if p.configs().iter().any(|c| c.name == t) { t.to_string() } else { p.configs()[0].name.to_string() }
+            });
+            matching.push(Check {
+                protocol: p.name().into(),
+                config,
+                sets: Vec::new(),
+                variant: s.variant.clone().unwrap_or_else(|| p.variants().last().copied().unwrap_or_default().into()),
+                faults: faults.clone().unwrap_or_default(),
+                mode: s.mode.clone().unwrap_or_else(|| p.modes().first().map(|m| m.0).unwrap_or_default().into()),
+                expect: Vec::new(),
+                why: "ad hoc: not registered, so no verdict is expected".into(),
+            });
+        }
+        for k in &mut matching {
+            k.sets.extend(s.sets.iter().cloned());
+        }
+        out.extend(matching);
     }
-    let matching: Vec<Check> = pool
-        .into_iter()
-        .filter(|k| c.config.as_ref().is_none_or(|x| *x == k.config))
-        .filter(|k| c.variant.is_none_or(|v| v == k.variant))
-        .filter(|k| c.mode.is_none_or(|m| m == k.mode))
-        .filter(|k| c.faults.as_ref().is_none_or(|f| *f == k.faults))
-        .collect();
-    if !matching.is_empty() {
-        return matching;
+    if out.is_empty() {
+        return Err(match errors.into_iter().next() {
+            Some(e) => e,
+            None => Error::BadOption("no registered check matches; name a protocol to run an ad-hoc check".into()),
+        });
     }
-    let config = c.config.clone().unwrap_or_else(|| if c.tier == Tier::Tiny { "tiny".into() } else { "standard".into() });
-    vec![Check::ad_hoc(
-        &config,
-        c.variant.unwrap_or(Variant::Hardened),
-        c.faults.clone().unwrap_or_default(),
-        c.mode.unwrap_or(Mode::Safety),
-        "ad hoc: not registered, so no verdict is expected",
-    )]
+    // Every check must make a model: a bad config, --set or fault is reported before any run.
+    for k in &out {
+        registry::find(&k.protocol)?.check_properties(k)?;
+    }
+    Ok(out)
 }
 
-fn parse_run(r: &Run, trace: bool) -> Result<Options, Error> {
+fn parse_run(r: &Run) -> Result<Options, Error> {
     if r.threads == 0 {
         return Err(Error::BadOption("--threads must be at least 1".into()));
     }
     if r.threads > 256 {
         return Err(Error::BadOption(format!("--threads {} is more than anyone needs here (at most 256)", r.threads)));
     }
+    let engine = Engine::from_name(&r.engine)
+        .ok_or(Error::BadOption(format!("unknown engine `{}` (valid: {})", r.engine, names(Engine::NAMES))))?;
     let strategy = match (r.strategy.as_str(), r.seed) {
         ("bfs", None) => Strategy::Bfs,
         ("dfs", None) => Strategy::Dfs,
-        ("simulation", seed) => Strategy::Simulation { seed: seed.unwrap_or(0) },
+        ("simulation", seed) => Strategy::Walks { seed: seed.unwrap_or(0) },
         ("bfs" | "dfs", Some(_)) => return Err(Error::BadOption("--seed applies only to --strategy simulation".into())),
         (s, _) => return Err(Error::BadOption(format!("unknown strategy `{s}` (valid: bfs, dfs, simulation)"))),
     };
-    if r.timeout == Some(0) || r.max_states == Some(0) {
-        return Err(Error::BadOption("--timeout and --max-states must be positive".into()));
-    }
-    if trace && r.threads > 1 {
-        return Err(Error::BadOption("a trace is searched with one thread, so that it is a shortest one".into()));
+    if r.timeout == Some(0) || r.max_states == Some(0) || r.max_memory == Some(0) {
+        return Err(Error::BadOption("--timeout, --max-states and --max-memory must be positive".into()));
     }
     // Random walks never run out of states: without a bound, give them a budget.
     let timeout = match (strategy, r.timeout, r.max_states) {
-        (Strategy::Simulation { .. }, None, None) => Some(SIMULATION_SECS),
+        (Strategy::Walks { .. }, None, None) => Some(SIMULATION_SECS),
         (_, t, _) => t,
     };
+    let max_memory = match r.max_memory {
+        Some(mib) => Some(mib.saturating_mul(1 << 20)),
+        None => explorer::default_max_memory(),
+    };
     Ok(Options {
+        engine,
         strategy,
         threads: r.threads,
+        bounds: Bounds { max_states: r.max_states, max_depth: r.max_depth, timeout: timeout.map(Duration::from_secs), max_memory },
         progress: !r.quiet,
-        timeout: timeout.map(Duration::from_secs),
-        max_states: r.max_states,
+        interrupt: None,
+        trace_dir: None,
     })
 }
 
-fn list(tier: Tier) -> Result<ExitCode, Error> {
-    println!("protocols: {}", names(PROTOCOLS));
-    println!("configs:   {}", names(Config::NAMES));
-    println!("variants:  faithful, hardened");
-    println!("modes:     safety, liveness");
-    println!("faults:");
-    for f in Fault::ALL {
-        let (p, why) = registry::target(f);
-        println!("  {:4} {why} (breaks {p})", f.name());
-    }
-    println!("properties:");
-    for p in properties::names(Mode::Liveness) {
-        println!("  {p}");
-    }
-    println!("checks ({} tier):", if tier == Tier::Tiny { "tiny" } else { "standard" });
-    for c in registry::all(tier) {
-        println!("  {:45} {}", c.name(), c.why);
+fn list(protocol: Option<&str>, tier: Tier) -> Result<ExitCode, Error> {
+    let protocols = match protocol {
+        Some(p) => vec![registry::find(p)?],
+        None => crate::protocols::all(),
+    };
+    outln!("protocols: {}", names(crate::protocols::all().iter().map(|p| p.name())))?;
+    for p in protocols {
+        outln!()?;
+        outln!("{}: {}", p.name(), p.about())?;
+        outln!("  variants: {}", names(p.variants()))?;
+        outln!("  modes:")?;
+        for (m, about) in p.modes() {
+            outln!("    {m:10} {about}")?;
+        }
+        outln!("  configs (--config NAME or FILE.toml; --set KEY=VALUE):")?;
+        for c in p.configs() {
+            let record = p.config_record(c.name, &[])?;
+            let about = record.values.get("about").and_then(|a| a.as_str()).unwrap_or("");
+            outln!("    {}: {about}", c.name)?;
+            let fields: Vec<String> = record
+                .values
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| k.as_str() != "about")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            outln!("      {}", fields.join(" "))?;
+        }
+        outln!("  config fields:")?;
+        for f in p.config_fields() {
+            outln!("    {:12} {}", f.key, f.about)?;
+        }
+        outln!("  faults:")?;
+        for f in p.faults() {
+            outln!("    {:4} {} (breaks {})", f.name, f.why, names(f.breaks.iter().map(|b| short(b))))?;
+        }
+        outln!("  properties:")?;
+        for prop in p.properties() {
+            outln!("    {:45} {:8} {}", prop.name, prop.kind.name(), names(prop.tags))?;
+        }
+        outln!("  action classes: {}", names(p.action_classes()))?;
+        let fair: Vec<String> = p.fairness().iter().map(|(c, f)| format!("{c} ({f:?})").to_lowercase()).collect();
+        outln!("  fair: {}", if fair.is_empty() { "none declared".into() } else { fair.join(", ") })?;
+        outln!("  symmetry: {}", if p.has_symmetry() { "declared" } else { "none declared" })?;
+        outln!("  checks ({} tier):", tier.name())?;
+        for c in p.checks(tier) {
+            outln!("    {:45} {}", c.name(), c.why)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn short(p: &str) -> &str {
-    p.split(' ').next().unwrap_or(p)
-}
-
-/// The judged verdicts, grouped: `holds S1 S2 ... | VIOLATED S3`.
-fn summary(o: &Outcome, verbose: bool) -> String {
-    let mut groups: Vec<(Verdict, Vec<&str>)> = Vec::new();
-    for (p, v) in &o.verdicts {
-        if !verbose && !o.check.expect.iter().any(|(n, _)| n == p) {
-            continue;
-        }
-        match groups.iter_mut().find(|(g, _)| g == v) {
-            Some((_, list)) => list.push(short(p)),
-            None => groups.push((*v, vec![short(p)])),
-        }
-    }
-    groups.iter().map(|(v, l)| format!("{} {}", v.name(), l.join(" "))).collect::<Vec<_>>().join(" | ")
-}
-
-fn check(select: &Select, run: &Run, verbose: bool) -> Result<ExitCode, Error> {
-    let choice = parse_select(select)?;
-    let opts = parse_run(run, false)?;
-    let checks = checks_for(&choice);
+/// Run `checks` in order; a Ctrl-C ends the current one and skips the rest.
+fn run_all(checks: &[Check], opts: &Options, quiet: bool) -> Result<(Vec<Outcome>, bool), Error> {
     let mut outcomes = Vec::new();
-    for c in &checks {
-        let o = runner::run(c, &opts);
-        if !run.quiet {
-            eprintln!("  {:45} {}", c.name(), if o.as_expected() { "as expected" } else { "MISMATCH" });
-        }
-        outcomes.push(o);
-    }
-    print_table(&outcomes, verbose);
-    let bad: Vec<&Outcome> = outcomes.iter().filter(|o| !o.as_expected()).collect();
-    for o in &bad {
-        for (p, e, v) in o.mismatches() {
-            println!("MISMATCH {}: `{p}` expected {e:?}, got {}", o.check.name(), v.name());
-        }
-    }
-    if bad.is_empty() {
-        println!("{} checks, every verdict as expected", outcomes.len());
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("{} of {} checks differ from their expectations", bad.len(), outcomes.len());
-        Ok(ExitCode::from(1))
-    }
-}
-
-/// The verdict table.
-pub fn print_table(outcomes: &[Outcome], verbose: bool) {
-    println!(
-        "{:<45} {:>10} {:>5} {:>8}  {:<11} verdicts (judged properties)",
-        "check", "states", "depth", "time", "result"
-    );
-    for o in outcomes {
-        let result = if o.check.expect.is_empty() {
-            "no expect"
-        } else if o.as_expected() {
-            "as expected"
-        } else {
-            "MISMATCH"
+    let interrupted = opts.interrupt.clone().unwrap_or_default();
+    RUNNING.store(true, Ordering::Relaxed);
+    for c in checks {
+        let o = registry::find(&c.protocol)?.run(c, opts);
+        let o = match o {
+            Ok(o) => o,
+            Err(e) => {
+                RUNNING.store(false, Ordering::Relaxed);
+                return Err(e);
+            }
         };
-        println!(
-            "{:<45} {:>10} {:>5} {:>7.2}s  {:<11} {}",
-            o.check.name(),
-            o.unique,
-            o.depth,
-            o.elapsed.as_secs_f64(),
-            result,
-            summary(o, verbose || o.check.expect.is_empty())
-        );
+        if !quiet {
+            note(&format!("  {:45} {}", c.name(), if o.as_expected() { "as expected" } else { "NOT as expected" }));
+        }
+        let abandoned = opts.engine == Engine::Stateright && !o.exhaustive && o.ended != explorer::Ended::Hunted;
+        outcomes.push(o);
+        if interrupted.load(Ordering::Relaxed) {
+            break;
+        }
+        if abandoned && outcomes.len() < checks.len() {
+            note("the stateright engine cannot stop a run it was asked to end: the remaining checks are skipped");
+            break;
+        }
+    }
+    RUNNING.store(false, Ordering::Relaxed);
+    Ok((outcomes, interrupted.load(Ordering::Relaxed)))
+}
+
+fn check(select: &Select, run: &Run, verbose: bool, json: bool, traces: Option<String>) -> Result<ExitCode, Error> {
+    let checks = checks_for(select)?;
+    let mut opts = parse_run(run)?;
+    opts.interrupt = Some(interrupt_flag());
+    opts.trace_dir = traces.map(Into::into);
+    let (outcomes, interrupted) = run_all(&checks, &opts, run.quiet || json)?;
+    if json {
+        outln!("{}", summary::json(&outcomes))?;
+    } else {
+        output::print(&summary::table(&outcomes, verbose))?;
+        if outcomes.len() < checks.len() {
+            outln!("{} of {} checks not run", checks.len() - outcomes.len(), checks.len())?;
+        }
+        outln!("{}", summary::verdict_line(&outcomes))?;
+    }
+    if interrupted {
+        note("interrupted: the verdicts above are those reached so far");
+        return Ok(ExitCode::from(130));
+    }
+    let all_ran = outcomes.len() == checks.len();
+    Ok(if all_ran && outcomes.iter().all(Outcome::as_expected) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The output of `trace -o`: checked writable before the search, removed if nothing is found
+/// and it did not exist before.
+struct OutFile {
+    path: String,
+    existed: bool,
+}
+
+impl OutFile {
+    fn open(path: &str) -> Result<OutFile, Error> {
+        let existed = std::path::Path::new(path).exists();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|source| Error::CannotWrite { path: path.into(), source })?;
+        Ok(OutFile { path: path.into(), existed })
+    }
+
+    fn discard(&self) {
+        if !self.existed {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
-fn trace(select: &Select, property: Option<String>, format: &str, out: Option<String>) -> Result<ExitCode, Error> {
+fn trace(select: &Select, run: &Run, property: Option<String>, format: &str, out: Option<String>) -> Result<ExitCode, Error> {
     let format = parse_format(format)?;
-    let choice = parse_select(select)?;
-    let checks = checks_for(&choice);
+    let checks = checks_for(select)?;
     if checks.len() != 1 {
         let list = names(checks.iter().map(|c| c.name()));
         return Err(Error::BadOption(format!(
-            "a trace comes from one check; these {} match, choose one with --config/--variant/--fault/--mode: {list}",
+            "a trace comes from one check; these {} match, choose one with --config/--variant/--fault/--mode (--fault none: no fault): {list}",
             checks.len()
         )));
     }
     let check = &checks[0];
-    let all = properties::names(check.mode);
-    if let Some(p) = &property {
-        if !all.iter().any(|n| n == p || short(n) == p) {
-            return Err(Error::UnknownProperty(p.clone(), names(all.iter().map(|n| short(n)))));
-        }
-    }
-    let wanted = property.map(|p| all.iter().find(|n| **n == p || short(n) == p).expect("checked").to_string());
-    // Hunt only the property wanted, so the search stops at its shortest trace.
+    let p = registry::find(&check.protocol)?;
+    let props = p.check_properties(check)?;
+    let wanted = match &property {
+        Some(w) => Some(
+            props
+                .iter()
+                .find(|(n, _)| n == w || short(n) == w)
+                .ok_or_else(|| Error::UnknownProperty(w.clone(), names(props.iter().map(|(n, _)| short(n)))))?,
+        ),
+        None => None,
+    };
+    let mut opts = parse_run(run)?;
+    opts.interrupt = Some(interrupt_flag());
+    let file = out.as_deref().map(OutFile::open).transpose()?;
+    // Hunt only what is wanted, so that the search stops at its shortest trace.
     let mut hunt = check.clone();
-    if let Some(p) = &wanted {
-        hunt.expect = vec![(p.clone(), Expect::Violated)];
+    match wanted {
+        Some((name, kind)) => {
+            let e = if *kind == Kind::Example { Expect::Witnessed } else { Expect::Violated };
+            hunt.expect = vec![(name.to_string(), e)];
+        }
+        None if hunt.hunts() => {}
+        None => hunt.expect.retain(|(_, e)| *e == Expect::Violated),
     }
-    let o = runner::run(&hunt, &Options { progress: true, ..Options::default() });
-    let t = match &wanted {
-        Some(p) => o.trace(p),
+    let (outcomes, interrupted) = run_all(std::slice::from_ref(&hunt), &opts, true)?;
+    let o = outcomes.first();
+    let t = o.and_then(|o| match wanted {
+        Some((name, _)) => o.trace(name),
         None => hunt
             .expect
             .iter()
-            .find(|(_, e)| *e == Expect::Violated)
-            .and_then(|(p, _)| o.trace(p))
-            .or_else(|| o.traces.iter().find(|t| t.kind != crate::trace::Kind::Example)),
-    };
+            .find_map(|(n, _)| o.trace(n))
+            .or_else(|| o.traces.iter().find(|t| t.kind != Kind::Example)),
+    });
     let Some(t) = t else {
-        eprintln!("no counterexample in {} ({} states explored)", check.name(), o.unique);
-        return Ok(ExitCode::from(1));
-    };
-    let text = render::render(t, format).map_err(Error::BadOption)?;
-    match out {
-        Some(path) => {
-            std::fs::write(&path, text).map_err(|source| Error::Io { path: path.clone(), source })?;
-            eprintln!("wrote {} ({} steps, \"{}\")", path, t.steps.len() - 1, t.property);
+        if let Some(f) = &file {
+            f.discard();
         }
-        None => print!("{text}"),
+        let how = o.map_or("not run".to_string(), |o| format!("{} states, {}", o.unique, o.ended.describe()));
+        note(&format!("no counterexample in {} ({how})", check.name()));
+        return Ok(ExitCode::from(if interrupted { 130 } else { 1 }));
+    };
+    let text = p.render(t, format).map_err(Error::BadOption)?;
+    match file {
+        Some(f) => {
+            std::fs::write(&f.path, text).map_err(|source| Error::CannotWrite { path: f.path.clone(), source })?;
+            note(&format!("wrote {} ({} steps, \"{}\")", f.path, t.len(), t.property));
+        }
+        None => output::print(&text)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn replay_files(files: &[String]) -> Result<ExitCode, Error> {
-    let mut failed = 0;
+    let mut worst = 0u8;
     for f in files {
-        let t = Trace::read(f)?;
-        let model = replay::on_model(&t);
-        let roles = replay::on_roles(&t);
+        let t = match Trace::read(f).and_then(|t| registry::find(&t.protocol).map(|p| (t, p))) {
+            Ok(x) => x,
+            Err(e) => {
+                outln!("{f}: cannot replay: {e}")?;
+                worst = worst.max(e.exit_code());
+                continue;
+            }
+        };
+        let (t, p) = t;
+        let model = p.replay_on_model(&t);
+        let roles = p.replay_on_roles(&t);
         match (&model, &roles) {
-            (Ok(r), Ok(_)) => println!("{f}: reproduced: {} steps, `{}` ({:?}), on the model and on the roles", r.steps, r.property, r.kind),
+            (Ok(r), Ok(_)) => outln!(
+                "{f}: reproduced: {} steps, `{}` ({}), on the model and on the roles",
+                r.steps,
+                r.property,
+                r.kind.name()
+            )?,
             _ => {
-                failed += 1;
+                worst = worst.max(1);
                 if let Err(e) = model {
-                    println!("{f}: NOT reproduced on the model: {e}");
+                    outln!("{f}: NOT reproduced on the model: {e}")?;
                 }
                 if let Err(e) = roles {
-                    println!("{f}: NOT reproduced on the roles: {e}");
+                    outln!("{f}: NOT reproduced on the roles: {e}")?;
                 }
             }
         }
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(ExitCode::from(worst))
 }
 
 fn explore(select: &Select, port: u16) -> Result<ExitCode, Error> {
-    use stateright::Model;
-    let choice = parse_select(select)?;
-    let checks = checks_for(&choice);
+    let checks = checks_for(select)?;
     let check = &checks[0];
     if checks.len() > 1 {
-        eprintln!("exploring {} (the first of {} matching checks)", check.name(), checks.len());
+        note(&format!("exploring {} (the first of {} matching checks)", check.name(), checks.len()));
     }
     let addr = format!("127.0.0.1:{port}");
-    eprintln!("Explorer for {} on http://{addr}/ (Ctrl-C to stop)", check.name());
-    runner::model_of(check).checker().serve(addr.as_str());
+    let p = registry::find(&check.protocol)?;
+    interrupt_flag();
+    note(&format!("Explorer for {} on http://{addr}/ (Ctrl-C to stop)", check.name()));
+    p.serve(check, &addr)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parse `rcopy-check` arguments (the first is the program name) without running anything:
+/// for tests that the parser never panics.
+pub fn parse(args: &[String]) -> Result<(), String> {
+    Cli::try_parse_from(args).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parser_accepts_the_documented_forms() {
+        let ok = |a: &str| parse(&a.split(' ').map(String::from).collect::<Vec<_>>());
+        assert!(ok("rcopy-check check ordering --config tiny --set writes=3 --fault none").is_ok());
+        assert!(ok("rcopy-check trace --config tiny --fault B1 --format dot -o x.dot").is_ok());
+        assert!(ok("rcopy-check check --threads lots").is_err());
+    }
 }

@@ -1,11 +1,13 @@
 //! Renderers of a trace: readable text, a Mermaid `sequenceDiagram` (renders in code review),
-//! and DOT (the path as a graph of states, built with petgraph).
+//! and DOT (the path as a graph of states, built with petgraph). Each step is told by the
+//! protocol's narration; a lasso's cycle is marked in each.
 
-use crate::trace::{Kind, Trace};
+use crate::guard::guarded;
+use crate::replay::{model_of, typed};
+use crate::trace::Trace;
 use petgraph::dot::{Config as DotConfig, Dot};
 use petgraph::graph::DiGraph;
-use rcopy_model::ordering::narrate::Event;
-use rcopy_model::ordering::{OrderingModel, State};
+use rcopy_model::protocol::{Event, Kind, Protocol};
 use std::fmt::Write;
 
 /// The output formats.
@@ -31,109 +33,65 @@ impl Format {
     }
 }
 
-/// The model a trace was made on.
-pub fn model_of(trace: &Trace) -> Result<OrderingModel, String> {
-    crate::runner::model_for(&trace.config, trace.variant, &trace.faults, trace.mode)
-}
-
-fn events(trace: &Trace) -> Result<(OrderingModel, Vec<Event>, Vec<State>), String> {
-    let model = model_of(trace)?;
-    let (actions, states) = trace.typed()?;
-    let events = actions.iter().enumerate().map(|(i, a)| model.narrate(&states[i], a, &states[i + 1])).collect();
-    Ok((model, events, states))
-}
-
 /// The title line: which check, which property, what kind of trace.
 pub fn title(trace: &Trace) -> String {
-    let faults: Vec<&str> = trace.faults.iter().map(|f| f.name()).collect();
-    let what = match trace.kind {
-        Kind::Safety => "violated in the last state",
-        Kind::Liveness => "never held, and the run ended",
-        Kind::Example => "holds in the last state",
+    let what = match (trace.kind, trace.loop_index) {
+        (Kind::Safety, _) => "violated in the last state",
+        (Kind::Liveness, None) => "never held, and the run ended",
+        (Kind::Liveness, Some(_)) => "never holds: the run loops forever",
+        (Kind::Example, _) => "holds in the last state",
     };
+    let mut config = trace.config.name.clone();
+    if !trace.config.sets.is_empty() {
+        config = format!("{config}{{{}}}", trace.config.sets.join(","));
+    }
     format!(
-        "{} / {} / {} / {}{}{}: \"{}\" {}",
+        "{} / {} / {} / {}{}: \"{}\" {}",
         trace.protocol,
-        trace.config,
-        trace.variant.name(),
-        trace.mode.name(),
-        if faults.is_empty() { "" } else { " + " },
-        faults.join("+"),
+        config,
+        trace.variant,
+        trace.mode,
+        trace.faults_label(),
         trace.property,
         what
     )
 }
 
-/// A summary of the last state: what each role holds.
-pub fn summary(s: &State) -> Vec<String> {
-    let mut out = Vec::new();
-    for snd in &s.senders {
-        for st in &snd.streams {
-            let entries: Vec<String> = st
-                .entries
-                .iter()
-                .map(|e| {
-                    let what = e.payload.map_or("hb".to_string(), |w| format!("w{w}"));
-                    format!("{what}@{}:{:?}", e.ts, e.state)
-                })
-                .collect();
-            out.push(format!("LDS{} {}: next seq {}, pending [{}]", snd.lds, st.id, st.next_seq, entries.join(", ")));
-        }
-    }
-    for r in &s.receivers {
-        let fr: Vec<String> = r
-            .streams
-            .iter()
-            .map(|st| format!("{} frontier {}", st.id, r.frontier(st.id).map_or("-inf".into(), |(k, t)| format!("#{k}@{t}"))))
-            .collect();
-        let cache: Vec<String> = r
-            .cache
-            .iter()
-            .map(|c| format!("{}#{}@{}:{}", c.stream, c.seq, c.ts, c.payload.map_or("hb".into(), |w| format!("w{w}"))))
-            .collect();
-        out.push(format!(
-            "RDS{}: limit {}, {}, cache [{}]",
-            r.rds,
-            r.limit.map_or("-inf".into(), |t| t.to_string()),
-            fr.join(", "),
-            cache.join(", ")
-        ));
-    }
-    out.push(format!("Master: granted {}", s.master.max_granted.map_or("-inf".into(), |t| t.to_string())));
-    let h: Vec<String> = s
-        .ghost
-        .writes
-        .iter()
-        .enumerate()
-        .map(|(w, r)| {
-            let mark = if s.ghost.is_destaged(w as u8) {
-                "destaged"
-            } else if s.ghost.has_arrived(w as u8) {
-                "arrived"
-            } else {
-                "not arrived"
-            };
-            format!("w{w}@{} {mark}", r.ts)
-        })
-        .collect();
-    out.push(format!("History: {}", h.join(", ")));
-    out
+/// What the renderers need: the narration of each step, the participants, and the summary
+/// of the last state.
+struct Told {
+    events: Vec<Event>,
+    participants: Vec<String>,
+    summaries: Vec<Vec<String>>,
 }
 
-/// Readable text: the title, one numbered line per step, and the last state.
-pub fn text(trace: &Trace) -> Result<String, String> {
-    let (_, events, states) = events(trace)?;
+fn tell<P: Protocol>(p: &P, trace: &Trace) -> Result<Told, String> {
+    guarded("narrating the trace", || {
+        let model = model_of(p, trace)?;
+        let (actions, states) = typed::<P>(trace)?;
+        let events = actions.iter().enumerate().map(|(i, a)| p.narrate(&model, &states[i], a, &states[i + 1])).collect();
+        let summaries = states.iter().map(|s| p.summary(&model, s)).collect();
+        Ok(Told { events, participants: p.participants(&model), summaries })
+    })
+}
+
+/// Readable text: the title, one numbered line per step (a lasso's cycle marked), the last
+/// state.
+pub fn text<P: Protocol>(p: &P, trace: &Trace) -> Result<String, String> {
+    let told = tell(p, trace)?;
     let mut out = String::new();
     writeln!(out, "{}", title(trace)).unwrap();
-    for (i, e) in events.iter().enumerate() {
-        if e.from == e.to {
-            writeln!(out, "{:3}. {}: {}", i + 1, e.from, e.text).unwrap();
-        } else {
-            writeln!(out, "{:3}. {} -> {}: {}", i + 1, e.from, e.to, e.text).unwrap();
+    for (i, e) in told.events.iter().enumerate() {
+        if trace.loop_index == Some(i) {
+            writeln!(out, "     -- the cycle: steps {}..{} repeat forever --", i + 1, told.events.len()).unwrap();
         }
+        writeln!(out, "{:3}. {}", i + 1, e.line()).unwrap();
+    }
+    if let Some(j) = trace.loop_index {
+        writeln!(out, "     -- back to the state after step {j} --").unwrap();
     }
     writeln!(out, "last state:").unwrap();
-    for line in summary(states.last().expect("a trace has a state")) {
+    for line in told.summaries.last().into_iter().flatten() {
         writeln!(out, "     {line}").unwrap();
     }
     Ok(out)
@@ -150,50 +108,93 @@ fn mermaid_escape(s: &str) -> String {
         .collect()
 }
 
-/// A Mermaid sequence diagram.
-pub fn mermaid(trace: &Trace) -> Result<String, String> {
-    let (model, events, states) = events(trace)?;
+/// A Mermaid sequence diagram; a lasso's cycle is a `loop` block.
+pub fn mermaid<P: Protocol>(p: &P, trace: &Trace) -> Result<String, String> {
+    let told = tell(p, trace)?;
     let mut out = String::from("sequenceDiagram\n");
     writeln!(out, "    title {}", mermaid_escape(&title(trace))).unwrap();
-    for p in model.participants() {
-        writeln!(out, "    participant {p}").unwrap();
+    let mut participants = told.participants.clone();
+    for e in &told.events {
+        for who in [&e.from, &e.to] {
+            if !participants.contains(who) {
+                participants.push(who.clone());
+            }
+        }
     }
-    for e in &events {
+    for who in &participants {
+        writeln!(out, "    participant {who}").unwrap();
+    }
+    for (i, e) in told.events.iter().enumerate() {
+        if trace.loop_index == Some(i) {
+            writeln!(out, "    loop forever").unwrap();
+        }
         if e.from == e.to {
             writeln!(out, "    Note over {}: {}", e.from, mermaid_escape(&e.text)).unwrap();
         } else {
             writeln!(out, "    {}->>{}: {}", e.from, e.to, mermaid_escape(&e.text)).unwrap();
         }
     }
-    let last = summary(states.last().expect("a trace has a state"));
-    let first = model.participants().first().cloned().unwrap_or_default();
-    let end = model.participants().last().cloned().unwrap_or_default();
-    writeln!(out, "    Note over {first},{end}: {}", mermaid_escape(&last.join("<br/>"))).unwrap();
+    if trace.loop_index.is_some() {
+        writeln!(out, "    end").unwrap();
+    }
+    let last = told.summaries.last().cloned().unwrap_or_default();
+    if let (Some(first), Some(end)) = (participants.first(), participants.last()) {
+        writeln!(out, "    Note over {first},{end}: {}", mermaid_escape(&last.join("<br/>"))).unwrap();
+    }
     Ok(out)
 }
 
-/// The path as a DOT digraph: one node per state (a summary), one edge per step.
-pub fn dot(trace: &Trace) -> Result<String, String> {
-    let (_, events, states) = events(trace)?;
-    let mut g = DiGraph::<String, String>::new();
-    let nodes: Vec<_> = states.iter().enumerate().map(|(i, s)| g.add_node(format!("state {i}\n{}", summary(s).join("\n")))).collect();
-    for (i, e) in events.iter().enumerate() {
-        let label = if e.from == e.to { format!("{}: {}", e.from, e.text) } else { format!("{} -> {}: {}", e.from, e.to, e.text) };
-        g.add_edge(nodes[i], nodes[i + 1], label);
+/// A DOT string literal's content: quotes and backslashes escaped, each line left-justified
+/// (`\l`), so that Graphviz shows the text as written.
+fn dot_text(lines: &[String]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(&l.replace('\\', "\\\\").replace('"', "\\\""));
+        s.push_str("\\l");
     }
-    let label = title(trace).replace('"', "'");
+    s
+}
+
+/// The path as a DOT digraph: one node per state (a summary), one edge per step; a lasso's
+/// last step goes back to the state it repeats.
+pub fn dot<P: Protocol>(p: &P, trace: &Trace) -> Result<String, String> {
+    let told = tell(p, trace)?;
+    let mut g = DiGraph::<String, String>::new();
+    let n = told.summaries.len() - if trace.loop_index.is_some() { 1 } else { 0 };
+    let nodes: Vec<_> = (0..n)
+        .map(|i| {
+            let mut lines = vec![format!("state {i}")];
+            lines.extend(told.summaries[i].iter().cloned());
+            g.add_node(dot_text(&lines))
+        })
+        .collect();
+    for (i, e) in told.events.iter().enumerate() {
+        let to = if i + 1 == n { trace.loop_index.unwrap_or(i + 1) } else { i + 1 };
+        let label = dot_text(&[format!("{}. {}", i + 1, e.line())]);
+        g.add_edge(nodes[i], nodes[to.min(n - 1)], label);
+    }
+    let node_attr = |_: &DiGraph<String, String>, (_, w): (petgraph::graph::NodeIndex, &String)| format!("label = \"{w}\"");
+    let edge_attr = |_: &DiGraph<String, String>, e: petgraph::graph::EdgeReference<'_, String>| {
+        format!("label = \"{}\"", petgraph::visit::EdgeRef::weight(&e))
+    };
+    let body = Dot::with_attr_getters(
+        &g,
+        &[DotConfig::GraphContentOnly, DotConfig::NodeNoLabel, DotConfig::EdgeNoLabel],
+        &edge_attr,
+        &node_attr,
+    );
     Ok(format!(
-        "digraph trace {{\n    label=\"{label}\";\n    node [shape=box, fontname=monospace];\n{:?}}}\n",
-        Dot::with_config(&g, &[DotConfig::GraphContentOnly])
+        "digraph trace {{\n    label = \"{}\";\n    labelloc = t;\n    node [shape = box, fontname = monospace];\n    edge [fontname = monospace];\n{body:?}}}\n",
+        dot_text(&[title(trace)])
     ))
 }
 
 /// Render in a format.
-pub fn render(trace: &Trace, format: Format) -> Result<String, String> {
+pub fn render<P: Protocol>(p: &P, trace: &Trace, format: Format) -> Result<String, String> {
     match format {
         Format::Json => Ok(trace.to_json() + "\n"),
-        Format::Text => text(trace),
-        Format::Mermaid => mermaid(trace),
-        Format::Dot => dot(trace),
+        Format::Text => text(p, trace),
+        Format::Mermaid => mermaid(p, trace),
+        Format::Dot => dot(p, trace),
     }
 }

@@ -1,122 +1,169 @@
-//! Runners over stateright: breadth-first (shortest counterexamples when single-threaded),
-//! depth-first, and seeded simulation; a progress line on long runs; verdicts per property.
+//! Run a check of a protocol: load its config, build its model, explore it with rcopy's
+//! explorer (or stateright's checkers, as a cross-check), and judge the result against the
+//! check's expectations: verdicts, coverage, traces.
 
-use crate::registry::{Check, Expect};
-use crate::trace::Trace;
-use rcopy::fault::FaultSet;
-use rcopy::ordering::{Fault, Variant};
-use rcopy_model::ordering::{Config, Mode, OrderingModel};
-use rcopy_model::ordering::{Action, State};
-use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property, UniformChooser};
-use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
-use std::collections::BTreeSet;
-use std::io::Write;
+use crate::config::{self, ConfigRecord};
+use crate::error::Error;
+use crate::explorer::{self, Bounds, ClassCount, Ended, Explorer, Kind, Path, Strategy, Verdict};
+use crate::stateright_engine;
+use crate::trace::{Step, Trace, FORMAT_VERSION};
+use rcopy_model::protocol::{Check, Expect, Protocol};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How to explore.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Strategy {
-    /// Breadth-first. Each safety or example trace is then re-searched as a shortest one.
-    Bfs,
-    /// Depth-first: far less memory, longer counterexamples.
-    Dfs,
-    /// Random walks from the initial state, reproducible from the seed. Proves nothing holds.
-    Simulation { seed: u64 },
+/// Which explorer runs a check.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// rcopy's own explorer.
+    Rcopy,
+    /// stateright's checkers (no coverage; bounds and Ctrl-C only as far as stateright honours
+    /// them).
+    Stateright,
 }
 
-impl Strategy {
-    pub fn name(self) -> String {
+impl Engine {
+    pub const NAMES: [&'static str; 2] = ["rcopy", "stateright"];
+
+    pub fn name(self) -> &'static str {
         match self {
-            Strategy::Bfs => "bfs".into(),
-            Strategy::Dfs => "dfs".into(),
-            Strategy::Simulation { seed } => format!("simulation(seed {seed})"),
+            Engine::Rcopy => "rcopy",
+            Engine::Stateright => "stateright",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Engine> {
+        match s {
+            "rcopy" => Some(Engine::Rcopy),
+            "stateright" => Some(Engine::Stateright),
+            _ => None,
         }
     }
 }
 
-/// Run options.
+/// How to run.
 #[derive(Clone, Debug)]
 pub struct Options {
+    pub engine: Engine,
     pub strategy: Strategy,
     pub threads: usize,
-    /// Print a progress line to stderr every few seconds.
+    pub bounds: Bounds,
+    /// Draw a progress line on stderr for runs longer than two seconds.
     pub progress: bool,
-    /// Stop after this long (the verdicts of what was not found become `unknown`).
-    pub timeout: Option<Duration>,
-    /// Stop after this many states (likewise).
-    pub max_states: Option<usize>,
+    /// Set by a Ctrl-C handler: ends the run with the verdicts reached so far.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Write each trace found to `<dir>/<check>/<property>.json`.
+    pub trace_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
+    /// Breadth-first with rcopy's explorer on one thread, bounded only by memory.
     fn default() -> Options {
-        Options { strategy: Strategy::Bfs, threads: 1, progress: false, timeout: None, max_states: None }
-    }
-}
-
-/// What a run found for one property.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Verdict {
-    Holds,
-    Violated,
-    Witnessed,
-    /// A `sometimes` property with no example in the whole space.
-    Unwitnessed,
-    /// The run stopped before it could tell.
-    Unknown,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Holds => "holds",
-            Verdict::Violated => "VIOLATED",
-            Verdict::Witnessed => "witnessed",
-            Verdict::Unwitnessed => "unwitnessed",
-            Verdict::Unknown => "unknown",
+        Options {
+            engine: Engine::Rcopy,
+            strategy: Strategy::Bfs,
+            threads: 1,
+            bounds: Bounds { max_memory: explorer::default_max_memory(), ..Bounds::default() },
+            progress: false,
+            interrupt: None,
+            trace_dir: None,
         }
     }
-
-    pub fn meets(self, e: Expect) -> bool {
-        matches!(
-            (self, e),
-            (Verdict::Holds, Expect::Holds) | (Verdict::Violated, Expect::Violated) | (Verdict::Witnessed, Expect::Witnessed)
-        )
-    }
 }
 
-/// The result of one run.
-#[derive(Clone, Debug)]
+/// One property's result in a check.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PropertyOutcome {
+    pub property: String,
+    pub kind: Kind,
+    pub verdict: Verdict,
+    /// What the check expects, if it judges this property.
+    pub expected: Option<Expect>,
+    /// The counterexample's or example's length in steps.
+    pub trace_steps: Option<usize>,
+    /// Where the trace was written.
+    pub trace_file: Option<String>,
+    /// Why a discovery has no trace.
+    pub trace_error: Option<String>,
+}
+
+/// The result of a check.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Outcome {
     pub check: Check,
-    pub strategy: Strategy,
-    pub states: usize,
-    pub unique: usize,
-    pub depth: usize,
-    pub elapsed: Duration,
-    /// Whether every reachable state was visited.
+    pub engine: Engine,
+    pub strategy: String,
+    pub threads: usize,
+    pub ended: Ended,
     pub exhaustive: bool,
-    /// Every property with its verdict, in the model's order.
-    pub verdicts: Vec<(String, Verdict)>,
-    /// A trace for each property with a discovery.
+    pub unique: u64,
+    pub generated: u64,
+    pub depth: usize,
+    /// Seconds, including rebuilding every trace.
+    pub seconds: f64,
+    pub properties: Vec<PropertyOutcome>,
+    /// Per action class (empty with the stateright engine, which does not measure it).
+    pub coverage: Vec<ClassCount>,
+    /// Action classes that never fired.
+    pub never_fired: Vec<String>,
+    /// The classes the protocol says must fire in this check.
+    pub must_fire: Vec<String>,
+    /// `sometimes` properties without an example.
+    pub unwitnessed: Vec<String>,
+    pub table_bytes: u64,
+    /// The largest resident memory seen during the run.
+    pub peak_rss: Option<u64>,
+    /// The process's peak resident memory when the run ended (its own peak when it is the
+    /// process's only run, as in `make bench`).
+    pub process_peak_rss: Option<u64>,
+    pub collision_probability: f64,
+    #[serde(skip)]
     pub traces: Vec<Trace>,
+}
+
+/// Why a check is not as expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    Verdict { property: String, expected: Expect, found: Verdict },
+    NeverFired(String),
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Verdict { property, expected, found } => {
+                write!(f, "`{property}` expected {}, got {}", expected.name(), found.name())
+            }
+            Mismatch::NeverFired(c) => write!(f, "action class `{c}` never fired: the model did less than the check claims"),
+        }
+    }
 }
 
 impl Outcome {
     pub fn verdict(&self, property: &str) -> Option<Verdict> {
-        self.verdicts.iter().find(|(n, _)| n == property).map(|(_, v)| *v)
+        self.properties.iter().find(|p| p.property == property).map(|p| p.verdict)
     }
 
-    /// The judged properties whose verdict differs from the expectation.
-    pub fn mismatches(&self) -> Vec<(String, Expect, Verdict)> {
-        self.check
+    /// The expectations the run did not establish.
+    pub fn mismatches(&self) -> Vec<Mismatch> {
+        let mut v: Vec<Mismatch> = self
+            .check
             .expect
             .iter()
             .filter_map(|(p, e)| {
-                let v = self.verdict(p).unwrap_or(Verdict::Unknown);
-                (!v.meets(*e)).then(|| (p.clone(), *e, v))
+                let found = self.verdict(p).unwrap_or(Verdict::Unknown);
+                let meets = matches!(
+                    (found, e),
+                    (Verdict::Holds, Expect::Holds) | (Verdict::Violated, Expect::Violated) | (Verdict::Witnessed, Expect::Witnessed)
+                );
+                (!meets).then(|| Mismatch::Verdict { property: p.clone(), expected: *e, found })
             })
-            .collect()
+            .collect();
+        v.extend(self.must_fire.iter().filter(|c| self.never_fired.contains(c)).map(|c| Mismatch::NeverFired(c.clone())));
+        v
     }
 
     pub fn as_expected(&self) -> bool {
@@ -126,191 +173,170 @@ impl Outcome {
     pub fn trace(&self, property: &str) -> Option<&Trace> {
         self.traces.iter().find(|t| t.property == property)
     }
+
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds)
+    }
 }
 
-/// The model of a config name, variant, faults and mode: what a check explores and what a
-/// trace was made on.
-pub fn model_for(config: &str, variant: Variant, faults: &[Fault], mode: Mode) -> Result<OrderingModel, String> {
-    let config = Config::named(config).ok_or(format!("unknown config `{config}`"))?;
-    let set = faults.iter().try_fold(FaultSet::NONE, |s, f| s.with(*f as u32)).map_err(|e| e.to_string())?;
-    Ok(OrderingModel::new(config, variant, set, mode))
-}
-
-/// The model a check explores.
-pub fn model_of(check: &Check) -> OrderingModel {
-    model_for(&check.config, check.variant, &check.faults, check.mode).expect("checks name known configs")
-}
-
-/// Run a check.
-pub fn run(check: &Check, opts: &Options) -> Outcome {
-    let model = model_of(check);
-    let props = model.properties();
-    let mut builder = model.clone().checker().threads(opts.threads.max(1));
-    let hunted: BTreeSet<&'static str> = props
-        .iter()
-        .filter(|p| check.expect.iter().any(|(n, e)| n == p.name && *e == Expect::Violated))
-        .map(|p| p.name)
-        .collect();
-    if check.hunts() {
-        builder = builder.finish_when(HasDiscoveries::AllOf(hunted.clone()));
-    }
-    if let Some(t) = opts.timeout {
-        builder = builder.timeout(t);
-    }
-    if let Some(n) = opts.max_states {
-        builder = builder.target_state_count(n);
-    }
-    let start = Instant::now();
-    let (states, unique, depth, discoveries) = match opts.strategy {
-        Strategy::Bfs => drive(builder.spawn_bfs(), opts, &check.name(), start),
-        Strategy::Dfs => drive(builder.spawn_dfs(), opts, &check.name(), start),
-        Strategy::Simulation { seed } => drive(builder.spawn_simulation(seed, UniformChooser), opts, &check.name(), start),
-    };
-    let elapsed = start.elapsed();
-    let stopped_early = (check.hunts() && hunted.iter().all(|h| discoveries.iter().any(|(n, _)| n == h)))
-        || matches!(opts.strategy, Strategy::Simulation { .. })
-        || opts.timeout.is_some_and(|t| elapsed >= t)
-        || opts.max_states.is_some_and(|n| unique >= n);
-    let exhaustive = !stopped_early;
-    let mut verdicts = Vec::new();
-    let mut traces = Vec::new();
-    for p in &props {
-        let found = discoveries.iter().find(|(n, _)| *n == p.name);
-        let v = match (found, p.expectation.clone()) {
-            (Some(_), Expectation::Sometimes) => Verdict::Witnessed,
-            (Some(_), _) => Verdict::Violated,
-            (None, _) if !exhaustive => Verdict::Unknown,
-            (None, Expectation::Sometimes) => Verdict::Unwitnessed,
-            (None, _) => Verdict::Holds,
+/// The config and model of a check.
+pub fn model_of<P: Protocol>(p: &P, check: &Check) -> Result<(P::Model, ConfigRecord), Error> {
+    let loaded = config::load::<P::Config>(p.name(), p.configs(), p.config_fields(), &check.config, &check.sets)?;
+    let model = p.model(&loaded.config, &check.variant, &check.faults, &check.mode).map_err(|message| {
+        let source = if check.sets.is_empty() {
+            format!("config `{}`", check.config)
+        } else {
+            format!("config `{}` with --set {}", check.config, check.sets.join(" --set "))
         };
-        verdicts.push((p.name.to_string(), v));
-        if let Some((_, path)) = found {
-            // stateright keeps the last hit of an `always` or `sometimes` property, not the
-            // first: search the shortest path to it ourselves (breadth-first, parent pointers).
-            let path = match p.expectation {
-                Expectation::Eventually => path.clone(),
-                _ => shortest(&model, p).unwrap_or_else(|| path.clone()),
-            };
-            traces.push(Trace::from_path(check, p.name, p.expectation.clone(), path));
-        }
-    }
-    Outcome { check: check.clone(), strategy: opts.strategy, states, unique, depth, elapsed, exhaustive, verdicts, traces }
+        Error::BadConfig { origin: source, message }
+    })?;
+    Ok((model, loaded.record))
 }
 
-/// The shortest path from the initial state to a state where `property` is violated (`always`)
-/// or witnessed (`sometimes`): a breadth-first search with parent pointers, stopping at the
-/// first hit. `None` for `eventually` properties, or when no state hits.
-pub fn shortest(model: &OrderingModel, property: &Property<OrderingModel>) -> Option<Path<State, Action>> {
-    let cond = property.condition;
-    let hit = |s: &State| match property.expectation {
-        Expectation::Always => !cond(model, s),
-        Expectation::Sometimes => cond(model, s),
-        Expectation::Eventually => false,
-    };
-    if property.expectation == Expectation::Eventually {
-        return None;
+/// A trace of `path`, each step labelled by the protocol's narration.
+pub fn trace_of<P: Protocol>(
+    p: &P,
+    model: &P::Model,
+    check: &Check,
+    record: &ConfigRecord,
+    property: &str,
+    kind: Kind,
+    path: &Path<P::State, P::Action>,
+) -> Trace {
+    let state = |s: &P::State| serde_json::to_value(s).expect("states serialise");
+    let mut steps = vec![Step { label: "init".into(), action: None, state: state(&path.states[0]) }];
+    for (i, a) in path.actions.iter().enumerate() {
+        let label = p.narrate(model, &path.states[i], a, &path.states[i + 1]).line();
+        steps.push(Step { label, action: Some(serde_json::to_value(a).expect("actions serialise")), state: state(&path.states[i + 1]) });
     }
-    let fp = |s: &State| {
-        let mut h = FxHasher(0);
-        s.hash(&mut h);
-        h.finish()
-    };
-    let init = model.init_states().into_iter().next()?;
-    let mut parent: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
-    parent.insert(fp(&init), None);
-    let mut queue = VecDeque::from([init.clone()]);
-    let mut goal = hit(&init).then(|| fp(&init));
-    let mut actions = Vec::new();
-    while goal.is_none() {
-        let state = queue.pop_front()?;
-        let here = fp(&state);
-        model.actions(&state, &mut actions);
-        for a in actions.drain(..) {
-            let Some(next) = model.next_state(&state, a.clone()) else { continue };
-            let id = fp(&next);
-            if parent.contains_key(&id) {
-                continue;
+    Trace {
+        format_version: FORMAT_VERSION,
+        protocol: p.name().into(),
+        check: check.name(),
+        config: record.clone(),
+        variant: check.variant.clone(),
+        faults: check.faults.clone(),
+        mode: check.mode.clone(),
+        property: property.into(),
+        kind,
+        loop_index: None,
+        steps,
+    }
+}
+
+/// A file name for a check and a property: `ordering-tiny-hardened-safety+B1/S3.json`.
+pub fn trace_file_name(check: &Check, property: &str) -> PathBuf {
+    let dir: String = check.name().chars().map(|c| if c == '/' || c == ' ' { '-' } else { c }).collect();
+    let short = property.split(' ').next().unwrap_or(property);
+    PathBuf::from(dir).join(format!("{short}.json"))
+}
+
+/// Run `check` of protocol `p`.
+pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome, Error> {
+    let start = Instant::now();
+    let (model, record) = model_of(p, check)?;
+    let hunt: Vec<String> = if check.hunts() { check.expect.iter().map(|(n, _)| n.clone()).collect() } else { Vec::new() };
+    let report = match opts.engine {
+        Engine::Rcopy => {
+            let classes: Vec<String> = p.action_classes().iter().map(|c| c.to_string()).collect();
+            let mut ex = Explorer::new(&model)
+                .strategy(opts.strategy)
+                .threads(opts.threads)
+                .bounds(opts.bounds.clone())
+                .hunt(hunt)
+                .classes(classes, |a| p.action_class(a));
+            if opts.progress {
+                ex = ex.progress(check.name());
             }
-            parent.insert(id, Some((here, a)));
-            if hit(&next) {
-                goal = Some(id);
-                break;
+            if let Some(flag) = &opts.interrupt {
+                ex = ex.interrupt(flag.clone());
             }
-            queue.push_back(next);
+            if p.has_symmetry() {
+                let m = &model;
+                ex = ex.symmetry(move |s| p.representative(m, s).unwrap_or_else(|| s.clone()));
+            }
+            ex.run()
         }
+        Engine::Stateright => stateright_engine::run(&model, check, opts, &hunt),
+    };
+    let mut properties = Vec::new();
+    let mut traces = Vec::new();
+    for j in &report.properties {
+        let mut out = PropertyOutcome {
+            property: j.name.into(),
+            kind: j.kind,
+            verdict: j.verdict,
+            expected: check.expects(j.name),
+            trace_steps: None,
+            trace_file: None,
+            trace_error: j.path_error.clone(),
+        };
+        if let Some(path) = &j.path {
+            let t = trace_of(p, &model, check, &record, j.name, j.kind, path);
+            out.trace_steps = Some(t.len());
+            if let Some(dir) = &opts.trace_dir {
+                let file = dir.join(trace_file_name(check, j.name));
+                write_trace(&file, &t)?;
+                out.trace_file = Some(file.display().to_string());
+            }
+            traces.push(t);
+        }
+        properties.push(out);
     }
-    let mut steps = Vec::new();
-    let mut at = goal?;
-    while let Some(Some((up, a))) = parent.get(&at) {
-        steps.push(a.clone());
-        at = *up;
-    }
-    steps.reverse();
-    Path::from_actions(model, init, steps.iter())
+    let mut o = outcome(p, &model, check, opts, &report, properties, traces);
+    o.seconds = start.elapsed().as_secs_f64();
+    Ok(o)
 }
 
-/// A fast non-cryptographic hasher (the Fx multiply-rotate mix) for the fingerprints of
-/// [`shortest`]: SipHash dominated its profile. A collision can only hide a state, so a trace
-/// might come out longer than shortest; it is rebuilt by replaying its actions, so it is real.
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
+fn outcome<P: Protocol>(
+    p: &P,
+    model: &P::Model,
+    check: &Check,
+    opts: &Options,
+    report: &explorer::Report<P::State, P::Action>,
+    properties: Vec<PropertyOutcome>,
+    traces: Vec<Trace>,
+) -> Outcome {
+    let measured = opts.engine == Engine::Rcopy;
+    let judged_holds = check.expect.iter().any(|(_, e)| *e != Expect::Violated);
+    // A check that hunts counterexamples shows activity by finding them; one that expects
+    // properties to hold must also show that the world did what it can do.
+    let must_fire = if measured && judged_holds { p.must_fire(model).into_iter().map(String::from).collect() } else { Vec::new() };
+    let never_fired = if measured { report.coverage.iter().filter(|c| c.fired == 0).map(|c| c.class.clone()).collect() } else { Vec::new() };
+    let unwitnessed = properties
+        .iter()
+        .filter(|p| p.kind == Kind::Example && p.verdict != Verdict::Witnessed)
+        .map(|p| p.property.clone())
+        .collect();
+    Outcome {
+        check: check.clone(),
+        engine: opts.engine,
+        strategy: report.strategy.name(),
+        threads: report.threads,
+        ended: report.ended,
+        exhaustive: report.exhaustive(),
+        unique: report.unique,
+        generated: report.generated,
+        depth: report.depth,
+        seconds: report.elapsed.as_secs_f64(),
+        properties,
+        coverage: report.coverage.clone(),
+        never_fired,
+        must_fire,
+        unwitnessed,
+        table_bytes: report.table_bytes,
+        peak_rss: report.peak_rss,
+        process_peak_rss: explorer::peak_rss_bytes(),
+        collision_probability: report.collision_probability,
+        traces,
     }
 }
 
-type Found = Vec<(&'static str, stateright::Path<<OrderingModel as Model>::State, <OrderingModel as Model>::Action>)>;
-
-fn drive(checker: impl Checker<OrderingModel>, opts: &Options, name: &str, start: Instant) -> (usize, usize, usize, Found) {
-    let mut last = Instant::now();
-    while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(20));
-        if opts.progress && last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
-            let secs = start.elapsed().as_secs_f64();
-            let u = checker.unique_state_count();
-            eprint!(
-                "\r  {name}: {u} unique states, depth {}, {:.0}/s, {secs:.0}s   ",
-                checker.max_depth(),
-                u as f64 / secs.max(1e-9)
-            );
-            let _ = std::io::stderr().flush();
-        }
+/// Write a trace file, creating its folder.
+pub fn write_trace(file: &std::path::Path, t: &Trace) -> Result<(), Error> {
+    let err = |source| Error::CannotWrite { path: file.display().to_string(), source };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
     }
-    if opts.progress && start.elapsed() >= Duration::from_secs(2) {
-        eprint!("\r{:80}\r", "");
-    }
-    let checker = checker.join();
-    let mut found: Found = checker.discoveries().into_iter().collect();
-    found.sort_by_key(|(n, _)| *n);
-    (checker.state_count(), checker.unique_state_count(), checker.max_depth(), found)
+    std::fs::write(file, t.to_json() + "\n").map_err(err)
 }

@@ -1,132 +1,201 @@
-//! Traces as data: a counterexample (or example) path with everything needed to replay it.
+//! Traces as data: a counterexample (or example) with everything needed to replay it.
+//!
+//! Format version 2 is protocol-generic: the config as recorded values, variant and faults by
+//! name, actions and states as JSON, each step labelled by the protocol's narration, and room
+//! for a liveness lasso's loop index (the last state equals the state at that index).
 
+use crate::config::ConfigRecord;
 use crate::error::Error;
-use crate::registry::Check;
-use rcopy::ordering::{Fault, Variant};
-use rcopy_model::ordering::{Action, Mode, State};
+use rcopy_model::protocol::Kind;
 use serde::{Deserialize, Serialize};
-use stateright::{Expectation, Path};
 
 /// The trace file format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// What a trace shows.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub enum Kind {
-    /// An `always` property fails in the last state.
-    Safety,
-    /// An `eventually` property never held, and the run ended (terminal state) without it.
-    Liveness,
-    /// A `sometimes` property holds in the last state.
-    Example,
-}
+/// The largest trace file read: a trace is a few hundred steps, not a state space.
+pub const MAX_TRACE_BYTES: u64 = 64 << 20;
 
-/// One step: the action taken (none for the initial state), a readable label, and the state
-/// the action led to.
+/// One step: a readable label (the narration; `init` for the initial state), the action taken
+/// (none for the initial state), and the state it led to.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Step {
     pub label: String,
     pub action: Option<serde_json::Value>,
     pub state: serde_json::Value,
 }
 
-/// A serialisable counterexample.
+/// A serialisable counterexample or example.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Trace {
     pub format_version: u32,
     pub protocol: String,
-    pub config: String,
-    pub variant: Variant,
-    pub faults: Vec<Fault>,
-    pub mode: Mode,
+    /// The name of the check that found it.
+    pub check: String,
+    pub config: ConfigRecord,
+    pub variant: String,
+    pub faults: Vec<String>,
+    pub mode: String,
     pub property: String,
     pub kind: Kind,
+    /// A lasso: the last state equals the state at this index, and the run loops from there.
+    #[serde(default)]
+    pub loop_index: Option<usize>,
     pub steps: Vec<Step>,
 }
 
-fn kind_of(e: Expectation) -> Kind {
-    match e {
-        Expectation::Always => Kind::Safety,
-        Expectation::Eventually => Kind::Liveness,
-        Expectation::Sometimes => Kind::Example,
+/// The content of an insta snapshot, or the text itself: reviewed traces are stored as
+/// snapshots with a `---`-delimited header.
+pub fn strip_snapshot_header(text: &str) -> &str {
+    if !text.starts_with("---") {
+        return text;
     }
+    let mut rest = text;
+    for _ in 0..2 {
+        let mut offset = 0;
+        let mut found = false;
+        for line in rest.split_inclusive('\n') {
+            offset += line.len();
+            if line.trim_end_matches(['\n', '\r']) == "---" {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return text;
+        }
+        rest = &rest[offset..];
+    }
+    rest
 }
 
-fn label(a: &Action) -> String {
-    format!("{a:?}")
+/// The command that regenerates a version 1 trace, from what it names.
+fn regenerate_v1(value: &serde_json::Value) -> String {
+    let s = |k: &str| value.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+    let mut cmd = format!(
+        "rcopy-check trace {} --config {} --variant {} --mode {}",
+        s("protocol"),
+        s("config"),
+        s("variant").to_lowercase(),
+        s("mode").to_lowercase()
+    );
+    let faults: Vec<String> = value
+        .get("faults")
+        .and_then(|f| f.as_array())
+        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    if faults.is_empty() {
+        cmd.push_str(" --fault none");
+    }
+    for f in faults {
+        cmd.push_str(&format!(" --fault {f}"));
+    }
+    if let Some(p) = value.get("property").and_then(|p| p.as_str()) {
+        cmd.push_str(&format!(" --property '{}'", p.split(' ').next().unwrap_or(p)));
+    }
+    cmd + " -o FILE"
 }
 
 impl Trace {
-    /// A trace from a stateright path.
-    pub fn from_path(
-        check: &Check,
-        property: &str,
-        expectation: Expectation,
-        path: Path<State, Action>,
-    ) -> Trace {
-        let mut steps = Vec::new();
-        let mut pending: Option<Action> = None;
-        for (state, action) in path.into_vec() {
-            steps.push(Step {
-                label: pending.as_ref().map_or("init".to_string(), label),
-                action: pending.as_ref().map(|a| serde_json::to_value(a).expect("actions serialise")),
-                state: serde_json::to_value(&state).expect("states serialise"),
-            });
-            pending = action;
-        }
-        Trace {
-            format_version: FORMAT_VERSION,
-            protocol: check.protocol.clone(),
-            config: check.config.clone(),
-            variant: check.variant,
-            faults: check.faults.clone(),
-            mode: check.mode,
-            property: property.to_string(),
-            kind: kind_of(expectation),
-            steps,
-        }
-    }
-
-    /// The actions and states, typed.
-    pub fn typed(&self) -> Result<(Vec<Action>, Vec<State>), String> {
-        let mut actions = Vec::new();
-        let mut states = Vec::new();
-        for (i, s) in self.steps.iter().enumerate() {
-            if i > 0 {
-                let a = s.action.as_ref().ok_or(format!("step {i} has no action"))?;
-                actions.push(serde_json::from_value(a.clone()).map_err(|e| format!("step {i}: action: {e}"))?);
-            } else if s.action.is_some() {
-                return Err("the first step must be the initial state, with no action".into());
-            }
-            states.push(serde_json::from_value(s.state.clone()).map_err(|e| format!("step {i}: state: {e}"))?);
-        }
-        if states.is_empty() {
-            return Err("a trace has at least its initial state".into());
-        }
-        Ok((actions, states))
-    }
-
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("traces serialise")
     }
 
-    /// Parse a trace file's text, checking its format version first.
+    /// Parse a trace file's text (a bare JSON trace or an insta snapshot of one), checking its
+    /// format version first.
     pub fn from_json(path: &str, text: &str) -> Result<Trace, Error> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::BadTrace { path: path.into(), reason: e.to_string() })?;
-        let version = value.get("format_version").and_then(|v| v.as_u64()).ok_or_else(|| Error::BadTrace {
-            path: path.into(),
-            reason: "no `format_version` field".into(),
-        })?;
-        if version != FORMAT_VERSION as u64 {
-            return Err(Error::TraceVersion { path: path.into(), found: version as u32, expected: FORMAT_VERSION });
+        let bad = |reason: String| Error::BadTrace { path: path.into(), reason };
+        let value: serde_json::Value = serde_json::from_str(strip_snapshot_header(text)).map_err(|e| bad(e.to_string()))?;
+        if !value.is_object() {
+            return Err(bad("a trace is a JSON object".into()));
         }
-        serde_json::from_value(value).map_err(|e| Error::BadTrace { path: path.into(), reason: e.to_string() })
+        let version = value.get("format_version").and_then(|v| v.as_u64()).ok_or_else(|| bad("no `format_version` field".into()))?;
+        if version == 1 {
+            return Err(Error::OldTrace { path: path.into(), expected: FORMAT_VERSION, regenerate: regenerate_v1(&value) });
+        }
+        if version != FORMAT_VERSION as u64 {
+            return Err(Error::TraceVersion { path: path.into(), found: version.min(u32::MAX as u64) as u32, expected: FORMAT_VERSION });
+        }
+        let trace: Trace = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        trace.check_shape().map_err(bad)?;
+        Ok(trace)
     }
 
-    /// Read a trace file.
+    /// What every trace must be: an initial state without an action, then steps with one; a
+    /// loop index inside the trace.
+    fn check_shape(&self) -> Result<(), String> {
+        let first = self.steps.first().ok_or("a trace has at least its initial state")?;
+        if first.action.is_some() {
+            return Err("the first step must be the initial state, with no action".into());
+        }
+        if let Some(i) = self.steps.iter().skip(1).position(|s| s.action.is_none()) {
+            return Err(format!("step {} has no action", i + 1));
+        }
+        if let Some(j) = self.loop_index {
+            if j + 1 >= self.steps.len() {
+                return Err(format!("loop index {j} is not before the last step ({})", self.steps.len() - 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a trace file, refusing one too large to be a trace before reading it.
     pub fn read(path: &str) -> Result<Trace, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let io = |source| Error::Io { path: path.into(), source };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_TRACE_BYTES {
+            return Err(Error::TooLarge { path: path.into(), size, limit: MAX_TRACE_BYTES });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::BadTrace { path: path.into(), reason: "not UTF-8 text".into() })?;
         Trace::from_json(path, &text)
+    }
+
+    /// The number of actions.
+    pub fn len(&self) -> usize {
+        self.steps.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `plain`, or the faults joined with `+`.
+    pub fn faults_label(&self) -> String {
+        if self.faults.is_empty() {
+            String::new()
+        } else {
+            format!(" + {}", self.faults.join("+"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_snapshot_header_is_stripped() {
+        assert_eq!(strip_snapshot_header("---\nsource: x.rs\n---\n{\"a\": 1}\n"), "{\"a\": 1}\n");
+        assert_eq!(strip_snapshot_header("---\r\nsource: x.rs\r\n---\r\n{}"), "{}");
+        assert_eq!(strip_snapshot_header("{}"), "{}");
+        assert_eq!(strip_snapshot_header("--- no end"), "--- no end");
+    }
+
+    #[test]
+    fn a_version_1_trace_says_how_to_regenerate() {
+        let v1 = r#"{"format_version": 1, "protocol": "p", "config": "tiny", "variant": "Hardened",
+                    "faults": ["B1"], "mode": "Safety", "property": "S3 frontier soundness", "steps": []}"#;
+        let e = Trace::from_json("old.json", v1).unwrap_err().to_string();
+        assert!(e.contains("older rcopy"), "{e}");
+        assert!(e.contains("rcopy-check trace p --config tiny --variant hardened --mode safety --fault B1 --property 'S3'"), "{e}");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        for text in ["", "[]", "3", "{}", r#"{"format_version": 2}"#, r#"{"format_version": 99999999999}"#, "\u{0}"] {
+            assert!(Trace::from_json("g", text).is_err(), "{text:?}");
+        }
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The stream scope: the three embodiments of the text.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Scope {
     /// Fig. 2: one sequence counter per remote copy pair (counter 207).
     PerPair,
@@ -16,6 +17,7 @@ pub enum Scope {
 
 /// A remote copy pair 108: a local disk unit on `lds` copied to a remote disk unit on `rds`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pair {
     pub lds: LdsId,
     pub rds: RdsId,

@@ -1,6 +1,7 @@
 //! Named configurations of the ordering world (note section 8).
 
-use rcopy::ordering::{Pair, Scope, Time, Topology};
+use crate::protocol::{Field, NamedConfig};
+use rcopy::ordering::{Pair, PairId, Scope, Time, Topology};
 use serde::{Deserialize, Serialize};
 
 /// Safety or liveness phase (TigerBeetle's VOPR split).
@@ -32,11 +33,20 @@ impl Mode {
     }
 }
 
-/// A world for the ordering protocol: topology, workload, network faults, clocks.
+/// A world for the ordering protocol: topology, workload, network faults, clocks. Read from
+/// TOML (`configs/*.toml` ship with the protocol; a user's file works the same way).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
-    pub name: String,
-    pub topology: Topology,
+    /// One line on what this world is for.
+    #[serde(default)]
+    pub about: String,
+    /// The remote copy pairs: `{ lds, rds, group, remote_unit }` each; systems numbered
+    /// densely from 0.
+    pub pairs: Vec<Pair>,
+    /// Which writes share a sequence counter: `per-pair` (Fig. 2), `per-system-pair` (Fig. 3)
+    /// or `per-group-system-pair` (Fig. 4).
+    pub scope: Scope,
     /// Positions per remote unit; few, so that writes overwrite each other.
     pub positions: u32,
     /// Host writes in a run (the model's bound).
@@ -46,84 +56,82 @@ pub struct Config {
     /// Data or ack packets the network may duplicate in a run.
     pub dup: u8,
     /// Per LDS: how far its own clock runs ahead of the common time base. Only fault B10 stamps
-    /// from the local clock, so only B10 sees the skew.
+    /// from the local clock, so only B10 sees the skew. Missing entries are 0.
+    #[serde(default)]
     pub skew: Vec<Time>,
-    /// If set, the host's writes in order as (pair, position); otherwise each write may go to
-    /// any pair and position (branching on every choice).
-    pub script: Option<Vec<(u16, u32)>>,
+    /// The host's first writes in order, as `[pair, position]`; the writes after the script
+    /// (up to `writes`) may go to any pair and position (branching on every choice). Empty:
+    /// no script.
+    #[serde(default)]
+    pub script: Vec<(PairId, u32)>,
     /// If set, a slave's round is one step: its report reaches the master and any limit the
     /// master grants reaches every slave at once (M3 and M4 are never in flight). Smaller
     /// spaces; the reordering of M3 and M4 is explored only where this is off.
     pub sync_rounds: bool,
 }
 
-fn pair(lds: u16, rds: u16, group: u16, remote_unit: u16) -> Pair {
-    Pair { lds, rds, group, remote_unit }
-}
+/// The fields of [`Config`], for `rcopy-check list`.
+pub const FIELDS: &[Field] = &[
+    Field { key: "about", about: "one line on what this world is for" },
+    Field { key: "pairs", about: "remote copy pairs, [{ lds, rds, group, remote_unit }, ...]" },
+    Field { key: "scope", about: "per-pair (Fig. 2), per-system-pair (Fig. 3) or per-group-system-pair (Fig. 4)" },
+    Field { key: "positions", about: "positions per remote unit" },
+    Field { key: "writes", about: "host writes in a run (at most 32)" },
+    Field { key: "loss", about: "data or ack packets the network may lose" },
+    Field { key: "dup", about: "data or ack packets the network may duplicate" },
+    Field { key: "skew", about: "per LDS, how far its own clock runs ahead (only fault B10 reads it)" },
+    Field { key: "script", about: "the host's first writes as [pair, position]; later writes go anywhere" },
+    Field { key: "sync_rounds", about: "a slave's round and the master's answer in one step" },
+];
+
+/// The named configs, smallest first.
+pub const NAMED: &[NamedConfig] = &[
+    NamedConfig { name: "single", toml: include_str!("configs/single.toml") },
+    NamedConfig { name: "fanin", toml: include_str!("configs/fanin.toml") },
+    NamedConfig { name: "grouped", toml: include_str!("configs/grouped.toml") },
+    NamedConfig { name: "tiny", toml: include_str!("configs/tiny.toml") },
+    NamedConfig { name: "standard", toml: include_str!("configs/standard.toml") },
+    NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
+];
+
+/// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.
+pub const MAX_WRITES: u8 = 32;
 
 impl Config {
-    /// The names [`Config::named`] knows, smallest first.
-    pub const NAMES: [&'static str; 6] = ["single", "fanin", "grouped", "tiny", "standard", "large"];
-
-    /// A named configuration.
+    /// A named config, parsed from the TOML that ships with the protocol.
     pub fn named(name: &str) -> Option<Config> {
-        let (pairs, scope, positions, writes, loss, dup, skew) = match name {
-            // One pair, no network faults: the faithful text works here, so it isolates B14.
-            "single" => (vec![pair(0, 0, 0, 0)], Scope::PerPair, 1, 2, 0, 0, vec![0]),
-            // Fig. 4: two pairs of one group between the same LDS and RDS share one sequence
-            // counter, and a third pair of another group has its own.
-            "grouped" => (
-                vec![pair(0, 0, 0, 0), pair(0, 0, 0, 1), pair(0, 0, 1, 2)],
-                Scope::PerGroupSystemPair,
-                1,
-                2,
-                1,
-                0,
-                vec![0],
-            ),
-            // Two LDSs into one RDS: a quiet stream next to a busy one (B2).
-            "fanin" => (vec![pair(0, 0, 0, 0), pair(1, 0, 0, 1)], Scope::PerPair, 1, 2, 0, 0, vec![0, 0]),
-            // Two LDSs, two RDSs, one group spanning both, two writes and one loss (duplicates come
-            // from resends): every seeded fault but B2 and B14 shows here, in seconds.
-            "tiny" => (
-                vec![pair(0, 0, 0, 0), pair(1, 1, 0, 1)],
-                Scope::PerPair,
-                1,
-                2,
-                1,
-                0,
-                vec![2, 0],
-            ),
-            // Note 8 / the issue: 2 LDSs, 2 RDSs, a group spanning both, 3 writes, one loss, one duplicate.
-            "standard" => (
-                vec![pair(0, 0, 0, 0), pair(1, 1, 0, 1)],
-                Scope::PerPair,
-                1,
-                3,
-                1,
-                1,
-                vec![2, 0],
-            ),
-            // For benchmarks: a fourth write.
-            "large" => (
-                vec![pair(0, 0, 0, 0), pair(0, 1, 0, 1), pair(1, 1, 0, 2)],
-                Scope::PerPair,
-                1,
-                4,
-                1,
-                1,
-                vec![2, 0],
-            ),
-            _ => return None,
-        };
-        let topology = Topology::new(pairs, scope).expect("named topologies are valid");
-        let script = match name {
-            // Both systems written, and the first pair overwritten.
-            "standard" => Some(vec![(0, 0), (1, 0), (0, 0)]),
-            "large" => Some(vec![(0, 0), (1, 0), (0, 0), (1, 0)]),
-            _ => None,
-        };
-        let sync_rounds = matches!(name, "standard" | "large");
-        Some(Config { name: name.to_string(), topology, positions, writes, loss, dup, skew, script, sync_rounds })
+        let c = NAMED.iter().find(|c| c.name == name)?;
+        Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("configs/{name}.toml: {e}")))
+    }
+
+    /// The names of the named configs.
+    pub fn names() -> Vec<&'static str> {
+        NAMED.iter().map(|c| c.name).collect()
+    }
+
+    /// Check that the world makes sense; the topology it describes.
+    pub fn validate(&self) -> Result<Topology, String> {
+        let topology = Topology::new(self.pairs.clone(), self.scope).map_err(|e| format!("pairs: {e}"))?;
+        if self.positions == 0 {
+            return Err("positions: a remote unit has at least one position".into());
+        }
+        if self.writes > MAX_WRITES {
+            return Err(format!("writes: at most {MAX_WRITES} (got {})", self.writes));
+        }
+        if self.skew.len() > topology.lds_count() as usize {
+            return Err(format!("skew: {} entries for {} LDSs", self.skew.len(), topology.lds_count()));
+        }
+        if self.script.len() > self.writes as usize {
+            return Err(format!("script: {} writes, more than writes = {}", self.script.len(), self.writes));
+        }
+        for (i, (pair, pos)) in self.script.iter().enumerate() {
+            if topology.pair(*pair).is_none() {
+                return Err(format!("script[{i}]: there is no pair {pair} ({} pairs)", self.pairs.len()));
+            }
+            if *pos >= self.positions {
+                return Err(format!("script[{i}]: position {pos} is not below positions = {}", self.positions));
+            }
+        }
+        Ok(topology)
     }
 }

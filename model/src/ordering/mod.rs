@@ -1,17 +1,26 @@
 //! The ordering protocol (seed 002) as a stateright model.
 //!
-//! - [`config`]: named worlds (`tiny`, `single`, `standard`, `large`).
+//! - [`config`]: worlds as TOML (`configs/*.toml`: `single`, `fanin`, `grouped`, `tiny`,
+//!   `standard`, `large`), and the modes.
 //! - [`state`]: the roles, the network, the clock and the ghost history (note section 6.0).
 //! - [`model`]: the actions (note section 7) and how each drives the roles.
 //! - [`properties`]: S1-S12, the `sometimes` sanity checks of 6.3, and L1.
-//! - [`narrate`]: who did what in one step, for the trace renderers.
+//! - [`dispatch`]: the one dispatcher: what a step feeds the roles, and the function that
+//!   feeds it (called by `next_state` and by replay on the roles).
+//! - [`narrate`]: who did what in one step, and a summary of a state, for the renderers.
+//! - [`checks`]: the registered checks and their expected verdicts.
+//! - [`Ordering`]: the protocol as the engine sees it.
 
+pub mod checks;
 pub mod config;
+pub mod dispatch;
 pub mod model;
 pub mod narrate;
 pub mod properties;
+mod protocol;
 pub mod state;
 
 pub use config::{Config, Mode};
 pub use model::{Action, OrderingModel};
-pub use state::{Envelope, Ghost, Node, Phase, State, Wid, WriteRec};
+pub use protocol::Ordering;
+pub use state::{Envelope, Ghost, Node, Phase, Roles, State, Wid, WriteRec};

@@ -1,11 +1,12 @@
 //! The actions of the ordering world (note section 7) and how each one drives the roles.
 
 use super::config::{Config, Mode};
-use super::state::{set_insert, Envelope, Ghost, Node, Phase, State, Wid, WriteRec};
+use super::dispatch::{feed, Output};
+use super::state::{set_insert, Envelope, Ghost, Node, Phase, Roles, State, Wid, WriteRec};
 use rcopy::fault::FaultSet;
 use rcopy::ordering::{
-    ClockReading, DataPacket, Destage, HostWrite, LimitCoordinator, Message, PairId, RdsId, Receiver, RemoteAddr,
-    Sender, Seq, StreamId, Ts, Variant,
+    ClockReading, DataPacket, Destage, LimitCoordinator, Message, PairId, RdsId, Receiver, Sender, Seq, StreamId,
+    Topology, Ts, Variant,
 };
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
@@ -15,6 +16,8 @@ use stateright::{Model, Property};
 #[derive(Clone, Debug)]
 pub struct OrderingModel {
     pub config: Config,
+    /// The config's pairs and scope, validated.
+    pub topology: Topology,
     pub variant: Variant,
     pub faults: FaultSet,
     pub mode: Mode,
@@ -51,8 +54,10 @@ pub enum Action {
 }
 
 impl OrderingModel {
-    pub fn new(config: Config, variant: Variant, faults: FaultSet, mode: Mode) -> OrderingModel {
-        OrderingModel { config, variant, faults, mode }
+    /// The model of a config, checked: an error names what makes no sense in it.
+    pub fn new(config: Config, variant: Variant, faults: FaultSet, mode: Mode) -> Result<OrderingModel, String> {
+        let topology = config.validate()?;
+        Ok(OrderingModel { config, topology, variant, faults, mode })
     }
 
     /// What LDS `lds` reads off the clocks at common time `now` (its own clock runs `skew` ahead).
@@ -124,30 +129,44 @@ impl OrderingModel {
         })
     }
 
-    /// Fig. 10: the master takes a report; a limit it grants goes to every slave (M4), or, with
-    /// synchronous rounds, is stored by every slave at once.
-    fn master_round(&self, s: &mut State, rds: RdsId, ts: Ts) -> Option<()> {
-        let Some(limit) = s.master.on_report(rds, ts).ok()? else { return Some(()) };
-        for r in 0..s.receivers.len() {
+    /// A limit granted by the master: sent to every slave (M4), or, with synchronous rounds,
+    /// already stored by every slave (the ghost notes it as if delivered).
+    fn granted(&self, s: &mut State, last: &State, limit: Option<Ts>) {
+        let Some(limit) = limit else { return };
+        for r in 0..s.roles.receivers.len() {
             if self.config.sync_rounds {
-                Self::store_limit(s, r, limit);
+                Self::note_limit(s, last.roles.receivers[r].limit, limit);
             } else {
                 Self::send(s, Node::Rds(r as RdsId), Message::Limit { ts: limit });
             }
         }
-        Some(())
     }
 
-    /// Step 904 at slave `r`, with the ghost's notes on stale and advancing limits.
-    fn store_limit(s: &mut State, r: usize, ts: Ts) {
-        let old = s.receivers[r].limit;
+    /// Step 904 as the ghost sees it: a stale limit arrived (N3), or a limit advanced after a
+    /// gap was filled (X3).
+    fn note_limit(s: &mut State, old: Option<Ts>, ts: Ts) {
         if old > Some(ts) {
             s.ghost.limit_regressed = true;
         }
         if s.ghost.gap_filled && Some(ts) > old {
             s.ghost.gap_then_limit = true;
         }
-        s.receivers[r].on_limit(ts);
+    }
+
+    /// A packet arrives at the remote: the ghost's arrival bits, and whether it filled a gap.
+    fn note_arrival(s: &mut State, p: &DataPacket<Wid>) {
+        let g = &mut s.ghost;
+        let before = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
+        if let Some(w) = p.payload {
+            g.arrived |= Ghost::write_bit(w);
+        }
+        if let Some(slot) = g.arrived_seqs.iter_mut().find(|(st, _)| *st == p.stream) {
+            slot.1 |= 1u64 << p.seq.min(63);
+        }
+        let after = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
+        if after > before + 1 {
+            g.gap_filled = true;
+        }
     }
 
     fn has_in_flight(state: &State, stream: StreamId, seq: Seq) -> bool {
@@ -159,12 +178,19 @@ impl OrderingModel {
     }
 }
 
+fn env_rds(n: Node) -> Option<usize> {
+    match n {
+        Node::Rds(r) => Some(r as usize),
+        _ => None,
+    }
+}
+
 impl Model for OrderingModel {
     type State = State;
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        let t = &self.config.topology;
+        let t = &self.topology;
         let senders = (0..t.lds_count())
             .map(|l| Sender::new(l, &t.streams_from(l), self.variant, self.faults))
             .collect();
@@ -177,9 +203,7 @@ impl Model for OrderingModel {
             ..Ghost::default()
         };
         vec![State {
-            senders,
-            receivers,
-            master: LimitCoordinator::new(t.rds_count(), self.faults),
+            roles: Roles { senders, receivers, master: LimitCoordinator::new(t.rds_count(), self.faults) },
             net: Vec::new(),
             now: 0,
             ticked: false,
@@ -194,20 +218,18 @@ impl Model for OrderingModel {
         if state.phase != Phase::Running {
             return;
         }
-        let t = &self.config.topology;
-        let issued = state.ghost.writes.len() as u8;
-        if let Some(script) = &self.config.script {
-            if let Some(&(pair, pos)) = script.get(issued as usize) {
-                actions.push(Action::Write { pair, pos });
-            }
-        } else if issued < self.config.writes {
+        let t = &self.topology;
+        let issued = state.ghost.writes.len();
+        if let Some(&(pair, pos)) = self.config.script.get(issued) {
+            actions.push(Action::Write { pair, pos });
+        } else if issued < self.config.writes as usize {
             for pair in 0..t.pairs.len() as PairId {
                 for pos in 0..self.config.positions {
                     actions.push(Action::Write { pair, pos });
                 }
             }
         }
-        for s in &state.senders {
+        for s in &state.roles.senders {
             for index in 0..s.staged.len() as u8 {
                 actions.push(Action::Publish { lds: s.lds, index });
             }
@@ -225,7 +247,7 @@ impl Model for OrderingModel {
                 }
             }
         }
-        if self.variant.hardened() && !state.ticked && issued == self.config.writes {
+        if self.variant.hardened() && !state.ticked && issued == self.config.writes as usize {
             actions.push(Action::Tick);
         }
         for (i, e) in state.net.iter().enumerate() {
@@ -241,7 +263,7 @@ impl Model for OrderingModel {
                 actions.push(Action::Duplicate(e.clone()));
             }
         }
-        for r in &state.receivers {
+        for r in &state.roles.receivers {
             if r.report_due() {
                 actions.push(Action::Report { rds: r.rds });
             }
@@ -254,120 +276,90 @@ impl Model for OrderingModel {
         }
     }
 
+    /// The roles take the action's input through [`feed`] (the one dispatcher); the world then
+    /// does its bookkeeping on what they answered: messages into the network, the ghost.
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        // Guards that need no copy of the state.
+        match &action {
+            Action::Lose(env) | Action::Duplicate(env) | Action::Deliver(env) if last.net.binary_search(env).is_err() => {
+                return None
+            }
+            Action::Lose(_) if last.loss_left == 0 => return None,
+            Action::Duplicate(_) if last.dup_left == 0 => return None,
+            _ => {}
+        }
+        let input = self.input(last, &action).ok()?;
         let mut s = last.clone();
-        match action {
-            Action::Write { pair, pos } => {
-                let t = &self.config.topology;
-                let p = *t.pair(pair)?;
-                let stream = t.stream_of(pair)?;
-                let wid = s.ghost.writes.len() as Wid;
+        let output = match input {
+            Some(input) => Some(feed(&mut s.roles, input).ok()?),
+            None => None,
+        };
+        match (action, output) {
+            (Action::Write { pair, pos }, Some(Output::Accepted(accepted))) => {
+                let p = *self.topology.pair(pair)?;
+                let stream = self.topology.stream_of(pair)?;
                 s.now += 1;
-                let addr = RemoteAddr { unit: p.remote_unit, pos };
-                let clock = self.clock(p.lds, s.now);
-                let accepted = s.senders[p.lds as usize]
-                    .on_host_write(HostWrite { stream, addr, payload: wid }, clock)
-                    .ok()?;
+                let addr = rcopy::ordering::RemoteAddr { unit: p.remote_unit, pos };
                 s.ghost.writes.push(WriteRec { pair, group: p.group, stream, addr, ts: accepted.ts });
             }
-            Action::Publish { lds, index } => {
-                if !s.senders[lds as usize].publish(index as usize) {
-                    return None;
-                }
-            }
-            Action::Send { stream } => {
-                let (packet, released) = s.senders[stream.lds as usize].send_next(stream)?;
+            (Action::Publish { .. }, Some(Output::Published)) => {}
+            (Action::Send { stream } | Action::Timeout { stream, .. } | Action::Heartbeat { stream }, Some(Output::Sent { packet, released })) => {
                 if released && !s.ghost.acked.contains(&(stream, packet.seq)) {
                     s.ghost.bad_release = true;
                 }
                 Self::record_sent(&mut s, &packet);
                 Self::send(&mut s, Node::Rds(stream.rds), Message::Data(packet));
             }
-            Action::Timeout { stream, seq } => {
-                let packet = s.senders[stream.lds as usize].on_timeout(stream, seq)?;
-                Self::record_sent(&mut s, &packet);
-                Self::send(&mut s, Node::Rds(stream.rds), Message::Data(packet));
-            }
-            Action::Heartbeat { stream } => {
-                let clock = self.clock(stream.lds, s.now);
-                let packet = s.senders[stream.lds as usize].on_idle(stream, clock)?;
-                Self::record_sent(&mut s, &packet);
-                Self::send(&mut s, Node::Rds(stream.rds), Message::Data(packet));
-            }
-            Action::Tick => {
+            (Action::Tick, None) => {
                 s.now += 1;
                 s.ticked = true;
             }
-            Action::Lose(env) => {
-                if !Self::take(&mut s, &env) || s.loss_left == 0 {
-                    return None;
-                }
+            (Action::Lose(env), None) => {
+                Self::take(&mut s, &env);
                 s.loss_left -= 1;
             }
-            Action::Duplicate(env) => {
-                if !s.net.contains(&env) || s.dup_left == 0 {
-                    return None;
-                }
+            (Action::Duplicate(env), None) => {
                 s.dup_left -= 1;
                 Self::send(&mut s, env.dst, env.msg);
             }
-            Action::Deliver(env) => {
-                if !Self::take(&mut s, &env) {
-                    return None;
-                }
-                match (env.dst, env.msg) {
-                    (Node::Rds(r), Message::Data(p)) => {
-                        let g = &mut s.ghost;
-                        let before = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
-                        if let Some(w) = p.payload {
-                            g.arrived |= Ghost::write_bit(w);
-                        }
-                        if let Some(slot) = g.arrived_seqs.iter_mut().find(|(st, _)| *st == p.stream) {
-                            slot.1 |= 1u64 << p.seq.min(63);
-                        }
-                        let after = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
-                        if after > before + 1 {
-                            g.gap_filled = true;
-                        }
-                        let ack = s.receivers[r as usize].on_data(p).ok()?;
-                        let Message::Ack { stream, .. } = &ack else { return None };
-                        let lds = stream.lds;
-                        Self::send(&mut s, Node::Lds(lds), ack);
+            (Action::Deliver(env), Some(out)) => {
+                Self::take(&mut s, &env);
+                match (env.msg, out) {
+                    (Message::Data(p), Output::Acked(ack)) => {
+                        Self::note_arrival(&mut s, &p);
+                        Self::send(&mut s, Node::Lds(p.stream.lds), ack);
                     }
-                    (Node::Lds(l), Message::Ack { stream, seq }) => {
-                        set_insert(&mut s.ghost.acked, (stream, seq));
-                        s.senders[l as usize].on_ack(stream, seq);
+                    (Message::Ack { stream, seq }, Output::Released(_)) => set_insert(&mut s.ghost.acked, (stream, seq)),
+                    (Message::Report { .. }, Output::Granted(limit)) => self.granted(&mut s, last, limit),
+                    (Message::Limit { ts }, Output::LimitStored) => {
+                        let old = last.roles.receivers.get(env_rds(env.dst)?)?.limit;
+                        Self::note_limit(&mut s, old, ts);
                     }
-                    (Node::Master, Message::Report { rds, ts }) => self.master_round(&mut s, rds, ts)?,
-                    (Node::Rds(r), Message::Limit { ts }) => Self::store_limit(&mut s, r as usize, ts),
                     _ => return None,
                 }
             }
-            Action::Report { rds } => {
-                let msg = s.receivers[rds as usize].report()?;
-                match msg {
-                    Message::Report { rds, ts } if self.config.sync_rounds => self.master_round(&mut s, rds, ts)?,
-                    msg => Self::send(&mut s, Node::Master, msg),
+            (Action::Report { .. }, Some(Output::Reported { report, granted })) => {
+                if self.config.sync_rounds {
+                    self.granted(&mut s, last, granted);
+                } else {
+                    Self::send(&mut s, Node::Master, report);
                 }
             }
-            Action::Destage { rds } => {
-                let limit = s.receivers[rds as usize].limit;
-                let d = s.receivers[rds as usize].poll_destage()?;
+            (Action::Destage { rds }, Some(Output::Destaged(d))) => {
+                let limit = last.roles.receivers[rds as usize].limit;
                 self.apply(&mut s, rds, limit, d);
             }
-            Action::Takeover => {
-                let lmax = s.master.max_granted;
-                for r in 0..s.receivers.len() as RdsId {
-                    for d in s.receivers[r as usize].takeover(lmax) {
-                        self.apply(&mut s, r, lmax, d);
-                    }
+            (Action::Takeover, Some(Output::TakenOver { limit, destaged })) => {
+                for (r, d) in destaged {
+                    self.apply(&mut s, r, limit, d);
                 }
                 s.net.clear();
                 s.phase = Phase::TakenOver;
-                if !Self::takeover_image_ok(&s, lmax) {
+                if !Self::takeover_image_ok(&s, limit) {
                     s.ghost.bad_takeover = true;
                 }
             }
+            _ => return None,
         }
         Some(s)
     }

@@ -2,15 +2,8 @@
 
 use super::model::{Action, OrderingModel};
 use super::state::{Node, State};
-use rcopy::ordering::{DataPacket, Message};
-
-/// One step of a trace as an arrow (`from` -> `to`) or, when `from == to`, a note.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Event {
-    pub from: String,
-    pub to: String,
-    pub text: String,
-}
+use crate::protocol::Event;
+use rcopy::ordering::{DataPacket, Message, Ts};
 
 fn node(n: Node) -> String {
     match n {
@@ -49,7 +42,7 @@ fn source(m: &Message<u8>) -> Node {
 impl OrderingModel {
     /// The participants of a sequence diagram, in order.
     pub fn participants(&self) -> Vec<String> {
-        let t = &self.config.topology;
+        let t = &self.topology;
         let mut v = vec!["Host".to_string()];
         v.extend((0..t.lds_count()).map(|l| format!("LDS{l}")));
         v.extend((0..t.rds_count()).map(|r| format!("RDS{r}")));
@@ -57,18 +50,18 @@ impl OrderingModel {
         v
     }
 
-    /// What `action`, taken in `before` and leading to `after`, looks like.
+    /// What `action`, taken in `before` and leading to `after`, looks like. Total: the states
+    /// may come from a hand-edited trace, so nothing here indexes without checking.
     pub fn narrate(&self, before: &State, action: &Action, after: &State) -> Event {
-        let note = |who: String, text: String| Event { from: who.clone(), to: who, text };
+        let note = |who: String, text: String| Event::note(who, text);
         match action {
             Action::Write { pair, pos } => {
-                let lds = self.config.topology.pair(*pair).map_or(0, |p| p.lds);
-                let w = after.ghost.writes.last();
-                let text = match w {
+                let lds = self.topology.pair(*pair).map_or(0, |p| p.lds);
+                let text = match after.ghost.writes.last() {
                     Some(w) => format!("write w{} pair {} pos {} -> ts={}", after.ghost.writes.len() - 1, pair, pos, w.ts),
                     None => format!("write pair {pair} pos {pos}"),
                 };
-                Event { from: "Host".into(), to: format!("LDS{lds}"), text }
+                Event::arrow("Host", format!("LDS{lds}"), text)
             }
             Action::Publish { lds, index } => note(format!("LDS{lds}"), format!("publish staged write #{index} (B9)")),
             Action::Send { stream } | Action::Heartbeat { stream } | Action::Timeout { stream, .. } => {
@@ -82,52 +75,111 @@ impl OrderingModel {
                 note(format!("LDS{}", stream.lds), text)
             }
             Action::Tick => note("Host".into(), format!("clock ticks to {}", after.now)),
-            Action::Deliver(e) => Event { from: node(source(&e.msg)), to: node(e.dst), text: message(&e.msg) },
+            Action::Deliver(e) => Event::arrow(node(source(&e.msg)), node(e.dst), message(&e.msg)),
             Action::Lose(e) => note(node(source(&e.msg)), format!("LOST {}", message(&e.msg))),
             Action::Duplicate(e) => note(node(source(&e.msg)), format!("DUPLICATED {}", message(&e.msg))),
             Action::Report { rds } => {
-                let r = &after.receivers[*rds as usize];
-                note(format!("RDS{rds}"), format!("slave round: report ts={}", r.reported.map_or("-inf".into(), |t| t.to_string())))
+                let reported = after.roles.receivers.get(*rds as usize).and_then(|r| r.reported);
+                note(format!("RDS{rds}"), format!("slave round: report ts={}", fmt_limit(reported)))
             }
             Action::Destage { rds } => {
-                let log = &after.ghost.destaged[*rds as usize];
-                let text = match log.last() {
-                    Some(w) if log.len() > before.ghost.destaged[*rds as usize].len() => {
-                        format!("destage w{} (ts={}) under limit {}", w, after.ghost.writes[*w as usize].ts, fmt_limit(before.receivers[*rds as usize].limit))
-                    }
+                let r = *rds as usize;
+                let (log, old) = (after.ghost.destaged.get(r), before.ghost.destaged.get(r));
+                let limit = before.roles.receivers.get(r).and_then(|x| x.limit);
+                let text = match (log, old) {
+                    (Some(log), Some(old)) if log.len() > old.len() => match log.last() {
+                        Some(w) => {
+                            let ts = after.ghost.writes.get(*w as usize).map_or("?".into(), |x| x.ts.to_string());
+                            format!("destage w{w} (ts={ts}) under limit {}", fmt_limit(limit))
+                        }
+                        None => "destage".into(),
+                    },
                     _ => "destage".to_string(),
                 };
                 note(format!("RDS{rds}"), text)
             }
             Action::Takeover => {
+                let grown = |(a, b): (&Vec<u8>, &Vec<u8>)| a.get(b.len()..).unwrap_or(&[]).to_vec();
                 let drained: Vec<String> = after
                     .ghost
                     .destaged
                     .iter()
                     .zip(&before.ghost.destaged)
+                    .map(grown)
                     .enumerate()
-                    .filter(|(_, (a, b))| a.len() > b.len())
-                    .map(|(r, (a, b))| {
-                        let ws: Vec<String> = a[b.len()..].iter().map(|w| format!("w{w}")).collect();
+                    .filter(|(_, ws)| !ws.is_empty())
+                    .map(|(r, ws)| {
+                        let ws: Vec<String> = ws.iter().map(|w| format!("w{w}")).collect();
                         format!("RDS{r} destages {}", ws.join(", "))
                     })
                     .collect();
-                let discarded: usize = before.receivers.iter().map(|r| r.cache.len()).sum::<usize>()
-                    - after.ghost.destaged.iter().zip(&before.ghost.destaged).map(|(a, b)| a.len() - b.len()).sum::<usize>();
+                let destaged: usize = after.ghost.destaged.iter().zip(&before.ghost.destaged).map(|p| grown(p).len()).sum();
+                let cached: usize = before.roles.receivers.iter().map(|r| r.cache.len()).sum();
                 note(
                     "Master".into(),
                     format!(
-                        "DISASTER at the local site, takeover drains to limit {}: {}{} discarded",
-                        fmt_limit(after.master.max_granted),
+                        "DISASTER at the local site, takeover drains to limit {}: {}, {} cached discarded",
+                        fmt_limit(after.roles.master.max_granted),
                         if drained.is_empty() { "nothing destaged".to_string() } else { drained.join("; ") },
-                        format_args!(", {discarded} cached"),
+                        cached.saturating_sub(destaged),
                     ),
                 )
             }
         }
     }
+
+    /// A summary of a state: what each role holds, and the history.
+    pub fn summary(&self, s: &State) -> Vec<String> {
+        let mut out = Vec::new();
+        for snd in &s.roles.senders {
+            for st in &snd.streams {
+                let entries: Vec<String> = st
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        let what = e.payload.map_or("hb".to_string(), |w| format!("w{w}"));
+                        format!("{what}@{}:{:?}", e.ts, e.state)
+                    })
+                    .collect();
+                out.push(format!("LDS{} {}: next seq {}, pending [{}]", snd.lds, st.id, st.next_seq, entries.join(", ")));
+            }
+        }
+        for r in &s.roles.receivers {
+            let fr: Vec<String> = r
+                .streams
+                .iter()
+                .map(|st| format!("{} frontier {}", st.id, r.frontier(st.id).map_or("-inf".into(), |(k, t)| format!("#{k}@{t}"))))
+                .collect();
+            let cache: Vec<String> = r
+                .cache
+                .iter()
+                .map(|c| format!("{}#{}@{}:{}", c.stream, c.seq, c.ts, c.payload.map_or("hb".into(), |w| format!("w{w}"))))
+                .collect();
+            out.push(format!("RDS{}: limit {}, {}, cache [{}]", r.rds, fmt_limit(r.limit), fr.join(", "), cache.join(", ")));
+        }
+        out.push(format!("Master: granted {}", fmt_limit(s.roles.master.max_granted)));
+        let h: Vec<String> = s
+            .ghost
+            .writes
+            .iter()
+            .enumerate()
+            .map(|(w, r)| {
+                let w = w as u8;
+                let mark = if s.ghost.is_destaged(w) {
+                    "destaged"
+                } else if s.ghost.arrived & (1u64 << (w % 64)) != 0 {
+                    "arrived"
+                } else {
+                    "not arrived"
+                };
+                format!("w{w}@{} {mark}", r.ts)
+            })
+            .collect();
+        out.push(format!("History: {}", h.join(", ")));
+        out
+    }
 }
 
-fn fmt_limit(l: Option<rcopy::ordering::Ts>) -> String {
+fn fmt_limit(l: Option<Ts>) -> String {
     l.map_or("-inf".to_string(), |t| t.to_string())
 }

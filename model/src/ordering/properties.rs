@@ -36,6 +36,22 @@ pub fn all(mode: Mode) -> Vec<Property<OrderingModel>> {
     v
 }
 
+/// The areas a property belongs to (the registry's tags; `failover` for what a takeover must
+/// keep).
+pub fn tags(name: &str) -> &'static [&'static str] {
+    match name.split(' ').next().unwrap_or("") {
+        "S1" | "S2" | "S12" => &["stamping"],
+        "S3" => &["frontier"],
+        "S4" => &["limit"],
+        "S5" | "S6" | "S7" => &["destage"],
+        "S8" => &["failover"],
+        "S9" | "S10" => &["dedup"],
+        "S11" => &["ack"],
+        "L1" => &["progress"],
+        _ => &["sanity"],
+    }
+}
+
 /// The names of the properties, in order (for a mode).
 pub fn names(mode: Mode) -> Vec<&'static str> {
     all(mode).iter().map(|p| p.name).collect()
@@ -65,18 +81,18 @@ fn s2(_: &OrderingModel, s: &State) -> bool {
 
 /// S3: every RDS's frontier of every stream is the true one.
 fn s3(_: &OrderingModel, s: &State) -> bool {
-    s.receivers.iter().all(|r| r.streams.iter().all(|st| r.frontier(st.id) == s.ghost.frontier(st.id)))
+    s.roles.receivers.iter().all(|r| r.streams.iter().all(|st| r.frontier(st.id) == s.ghost.frontier(st.id)))
 }
 
 /// S4: every limit stored, in flight or granted is sound: every write stamped at or before it
 /// has arrived at the remote.
 fn s4(_: &OrderingModel, s: &State) -> bool {
-    let stored = s.receivers.iter().filter_map(|r| r.limit);
+    let stored = s.roles.receivers.iter().filter_map(|r| r.limit);
     let in_flight = s.net.iter().filter_map(|e| match e.msg {
         Message::Limit { ts } => Some(ts),
         _ => None,
     });
-    let granted = s.master.max_granted;
+    let granted = s.roles.master.max_granted;
     let sound = |l: Ts| s.ghost.writes.iter().enumerate().all(|(w, rec)| rec.ts > l || s.ghost.has_arrived(w as Wid));
     stored.chain(in_flight).chain(granted).all(sound)
 }
@@ -89,7 +105,7 @@ fn s7(m: &OrderingModel, s: &State) -> bool {
         let Some(&last) = log.last() else { return true };
         let upto = ts_of(s, last);
         let prefix = s.ghost.writes.iter().enumerate().all(|(w, rec)| {
-            let here = m.config.topology.pair(rec.pair).is_some_and(|p| p.rds as usize == r);
+            let here = m.topology.pair(rec.pair).is_some_and(|p| p.rds as usize == r);
             !here || rec.ts > upto || log.contains(&(w as Wid))
         });
         ordered && prefix
@@ -100,14 +116,14 @@ fn s7(m: &OrderingModel, s: &State) -> bool {
 /// arrived and is destaged or still cached; and a takeover leaves the history cut at it.
 fn s8(_: &OrderingModel, s: &State) -> bool {
     let g = &s.ghost;
-    let lmax = s.master.max_granted;
+    let lmax = s.roles.master.max_granted;
     let a = g.destaged.iter().flatten().all(|&w| Some(ts_of(s, w)) <= lmax);
     let b = s.phase == Phase::TakenOver
         || g.writes.iter().enumerate().all(|(w, rec)| {
             let w = w as Wid;
             Some(rec.ts) > lmax
                 || (g.has_arrived(w)
-                    && (g.is_destaged(w) || s.receivers.iter().any(|r| r.cache.iter().any(|c| c.payload == Some(w)))))
+                    && (g.is_destaged(w) || s.roles.receivers.iter().any(|r| r.cache.iter().any(|c| c.payload == Some(w)))))
         });
     a && b && !g.bad_takeover
 }
@@ -115,7 +131,7 @@ fn s8(_: &OrderingModel, s: &State) -> bool {
 /// S10: no two cached entries share (stream, seq), and none is at or below a sequence number
 /// already destaged on its stream.
 fn s10(_: &OrderingModel, s: &State) -> bool {
-    s.receivers.iter().all(|r| {
+    s.roles.receivers.iter().all(|r| {
         r.cache.iter().enumerate().all(|(i, c)| {
             let unique = r.cache.iter().skip(i + 1).all(|d| (d.stream, d.seq) != (c.stream, c.seq));
             let fresh = s.ghost.destaged_max.iter().all(|(st, k)| *st != c.stream || c.seq > *k);
@@ -136,7 +152,7 @@ fn s11(_: &OrderingModel, s: &State) -> bool {
         || g.sent.iter().all(|&(stream, seq, _, w)| {
             w.is_none()
                 || g.acked.contains(&(stream, seq))
-                || s.senders[stream.lds as usize]
+                || s.roles.senders[stream.lds as usize]
                     .stream(stream)
                     .is_some_and(|st| st.entries.iter().any(|e| e.state == EntryState::Sent { seq }))
         });
@@ -150,7 +166,7 @@ fn s12(_: &OrderingModel, s: &State) -> bool {
 }
 
 fn out_of_order(_: &OrderingModel, s: &State) -> bool {
-    s.receivers.iter().any(|r| {
+    s.roles.receivers.iter().any(|r| {
         r.cache.iter().any(|c| {
             let next = r.streams.iter().find(|st| st.id == c.stream).and_then(|st| st.contiguous).map_or(0, |(k, _)| k + 1);
             c.seq > next
@@ -159,7 +175,7 @@ fn out_of_order(_: &OrderingModel, s: &State) -> bool {
 }
 
 fn limit_blocks(_: &OrderingModel, s: &State) -> bool {
-    s.receivers.iter().any(|r| r.limit.is_some() && r.earliest_cached() > r.limit)
+    s.roles.receivers.iter().any(|r| r.limit.is_some() && r.earliest_cached() > r.limit)
 }
 
 /// N1: the union of the remote images is not a time-stamp prefix of the history.

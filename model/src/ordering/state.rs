@@ -84,12 +84,18 @@ pub struct Ghost {
     pub limit_regressed: bool,
 }
 
-/// The whole world.
+/// The `rcopy` roles of the world: the production code under check.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-pub struct State {
+pub struct Roles {
     pub senders: Vec<Sender<Wid>>,
     pub receivers: Vec<Receiver<Wid>>,
     pub master: LimitCoordinator,
+}
+
+/// The whole world.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub roles: Roles,
     /// The network: an unordered multiset of messages in flight, kept sorted.
     pub net: Vec<Envelope>,
     /// The common time base: the reading of the latest host write or tick.

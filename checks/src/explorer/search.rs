@@ -1,0 +1,594 @@
+//! The searches: breadth-first by levels, depth-first with work sharing, random walks. They
+//! share the visited table, the judging of properties and the coverage counts.
+
+use super::control::{Control, Ended};
+use super::fingerprint::{collision_probability, StableHasher};
+use super::path::rebuild;
+use super::table::{Visited, NO_PARENT};
+use super::{ClassCount, Judged, Kind, Report, Strategy, Verdict};
+use rand_core::{RngCore, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use stateright::{Expectation, Model, Property};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// States per unit of work handed between threads.
+const CHUNK: usize = 256;
+/// How deep a random walk goes when the run sets no depth bound.
+pub const WALK_DEPTH: usize = 10_000;
+/// A random-walk run with neither a time nor a state bound stops after this long.
+pub const WALK_TIME: Duration = Duration::from_secs(10);
+const NOT_FOUND: usize = usize::MAX;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A worker that panicked is re-raised by the scope that ran it; the data is still whole.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A state to expand.
+struct Node<S> {
+    state: S,
+    fp: u64,
+    /// `eventually` properties not yet seen to hold on the path that first reached this state.
+    pending: u64,
+    depth: u32,
+}
+
+/// The shallowest discovery of a property so far.
+#[derive(Clone)]
+struct Found {
+    depth: usize,
+    fp: u64,
+    /// A random walk's own path (its liveness counterexample is the walk, not the tree path).
+    walk: Option<Vec<u64>>,
+}
+
+/// A worker's own buffers and counts.
+struct Local<S, A> {
+    hasher: StableHasher,
+    actions: Vec<A>,
+    /// Breadth-first: new states of the next level; depth-first: the stack.
+    out: Vec<Node<S>>,
+    fired: Vec<u64>,
+    new: Vec<u64>,
+    generated: u64,
+}
+
+type Represent<'a, S> = &'a (dyn Fn(&S) -> S + Send + Sync);
+type Classify<'a, A> = &'a (dyn Fn(&A) -> usize + Send + Sync);
+
+pub(super) struct Search<'a, M: Model> {
+    model: &'a M,
+    control: &'a Control,
+    props: Vec<Property<M>>,
+    /// Per property, its bit among the `eventually` ones.
+    ebit: Vec<Option<u32>>,
+    all_pending: u64,
+    table: Visited,
+    classes: usize,
+    classify: Option<Classify<'a, M::Action>>,
+    represent: Option<Represent<'a, M::State>>,
+    found_depth: Vec<AtomicUsize>,
+    found: Mutex<Vec<Option<Found>>>,
+    hunt: Vec<usize>,
+    /// Depth-first and walks stop as soon as the hunt is over; breadth-first finishes its level.
+    stop_on_hunt: AtomicBool,
+    fired: Vec<AtomicU64>,
+    new: Vec<AtomicU64>,
+    generated: AtomicU64,
+    depth: AtomicUsize,
+    truncated: AtomicBool,
+}
+
+impl<'a, M> Search<'a, M>
+where
+    M: Model + Sync,
+    M::State: Hash + Clone + Send + Sync,
+    M::Action: Clone + Send + Sync,
+{
+    pub fn new(
+        model: &'a M,
+        control: &'a Control,
+        classes: usize,
+        classify: Option<Classify<'a, M::Action>>,
+        represent: Option<Represent<'a, M::State>>,
+        hunt: &[String],
+    ) -> Self {
+        let props = model.properties();
+        let mut next_bit = 0u32;
+        let ebit: Vec<Option<u32>> = props
+            .iter()
+            .map(|p| {
+                // At most 64 `eventually` properties are tracked; the rest stay unknown.
+                (p.expectation == Expectation::Eventually && next_bit < 64).then(|| {
+                    next_bit += 1;
+                    next_bit - 1
+                })
+            })
+            .collect();
+        let all_pending = if next_bit == 64 { u64::MAX } else { (1u64 << next_bit) - 1 };
+        let hunt = hunt.iter().filter_map(|h| props.iter().position(|p| p.name == h)).collect();
+        // One more slot than classes: actions a classifier puts out of range.
+        let slots = classes + 1;
+        Search {
+            model,
+            control,
+            found_depth: props.iter().map(|_| AtomicUsize::new(NOT_FOUND)).collect(),
+            found: Mutex::new(vec![None; props.len()]),
+            props,
+            ebit,
+            all_pending,
+            table: Visited::default(),
+            classes,
+            classify,
+            represent,
+            hunt,
+            stop_on_hunt: AtomicBool::new(false),
+            fired: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            new: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            generated: AtomicU64::new(0),
+            depth: AtomicUsize::new(0),
+            truncated: AtomicBool::new(false),
+        }
+    }
+
+    fn local(&self) -> Local<M::State, M::Action> {
+        Local {
+            hasher: StableHasher::default(),
+            actions: Vec::new(),
+            out: Vec::new(),
+            fired: vec![0; self.classes + 1],
+            new: vec![0; self.classes + 1],
+            generated: 0,
+        }
+    }
+
+    fn merge(&self, l: Local<M::State, M::Action>) {
+        for (k, n) in l.fired.iter().enumerate() {
+            self.fired[k].fetch_add(*n, Ordering::Relaxed);
+        }
+        for (k, n) in l.new.iter().enumerate() {
+            self.new[k].fetch_add(*n, Ordering::Relaxed);
+        }
+        self.generated.fetch_add(l.generated, Ordering::Relaxed);
+        self.control.counters.generated.fetch_add(l.generated, Ordering::Relaxed);
+    }
+
+    /// Run `work` on `threads` workers, each with its own buffers, and merge their counts.
+    fn parallel(&self, threads: usize, work: impl Fn(&mut Local<M::State, M::Action>) + Sync) {
+        if threads <= 1 {
+            let mut l = self.local();
+            work(&mut l);
+            self.merge(l);
+            return;
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut l = self.local();
+                        work(&mut l);
+                        l
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.join() {
+                    Ok(l) => self.merge(l),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+    }
+
+    fn represent(&self, s: M::State) -> M::State {
+        match self.represent {
+            Some(r) => r(&s),
+            None => s,
+        }
+    }
+
+    fn class(&self, a: &M::Action) -> usize {
+        self.classify.map_or(0, |f| f(a).min(self.classes))
+    }
+
+    /// A property shows in state `fp` at `depth`: keep the shallowest, then the smallest
+    /// fingerprint, so that the choice does not depend on the order threads ran in.
+    fn hit(&self, i: usize, depth: usize, fp: u64, walk: Option<Vec<u64>>) {
+        let mut found = lock(&self.found);
+        let better = found[i].as_ref().is_none_or(|o| (depth, fp) < (o.depth, o.fp));
+        if better {
+            found[i] = Some(Found { depth, fp, walk });
+            self.found_depth[i].fetch_min(depth, Ordering::Relaxed);
+        }
+        if self.stop_on_hunt.load(Ordering::Relaxed) && self.hunted_in(&found) {
+            self.control.stop(Ended::Hunted);
+        }
+    }
+
+    fn hunted_in(&self, found: &[Option<Found>]) -> bool {
+        !self.hunt.is_empty() && self.hunt.iter().all(|&i| found[i].is_some())
+    }
+
+    fn hunted(&self) -> bool {
+        self.hunted_in(&lock(&self.found))
+    }
+
+    /// Judge the properties in `state`: `always` and `sometimes` once per unique state (`new`),
+    /// unless found at a shallower depth; `eventually` on every state of the path. Returns the
+    /// `eventually` properties still pending after it.
+    fn judge(&self, state: &M::State, fp: u64, depth: usize, mut pending: u64, new: bool) -> u64 {
+        for (i, p) in self.props.iter().enumerate() {
+            match p.expectation {
+                Expectation::Always | Expectation::Sometimes => {
+                    if !new || self.found_depth[i].load(Ordering::Relaxed) < depth {
+                        continue;
+                    }
+                    let holds = (p.condition)(self.model, state);
+                    if holds == (p.expectation == Expectation::Sometimes) {
+                        self.hit(i, depth, fp, None);
+                    }
+                }
+                Expectation::Eventually => {
+                    if let Some(b) = self.ebit[i] {
+                        if pending & (1 << b) != 0 && (p.condition)(self.model, state) {
+                            pending &= !(1 << b);
+                        }
+                    }
+                }
+            }
+        }
+        pending
+    }
+
+    /// A run ends in `fp` with `eventually` properties still pending: each is violated.
+    fn ended_pending(&self, fp: u64, depth: usize, pending: u64, walk: Option<&Vec<u64>>) {
+        for (i, b) in self.ebit.iter().enumerate() {
+            if b.is_some_and(|b| pending & (1 << b) != 0) {
+                self.hit(i, depth, fp, walk.cloned());
+            }
+        }
+    }
+
+    fn has_successor(&self, s: &M::State) -> bool {
+        let mut actions = Vec::new();
+        self.model.actions(s, &mut actions);
+        actions.into_iter().any(|a| self.model.next_state(s, a).is_some_and(|n| self.model.within_boundary(&n)))
+    }
+
+    /// The initial states, stored and judged, in chunks.
+    fn initial(&self) -> Vec<Vec<Node<M::State>>> {
+        let mut hasher = StableHasher::default();
+        let mut nodes = Vec::new();
+        for s in self.model.init_states() {
+            if !self.model.within_boundary(&s) {
+                continue;
+            }
+            let s = self.represent(s);
+            let fp = hasher.fingerprint(&s);
+            if let Some(unique) = self.table.insert(fp, NO_PARENT) {
+                self.control.count_unique(unique);
+                self.control.counters.unique.store(unique, Ordering::Relaxed);
+                let pending = self.judge(&s, fp, 0, self.all_pending, true);
+                nodes.push(Node { state: s, fp, pending, depth: 0 });
+            }
+        }
+        let mut chunks = Vec::new();
+        while !nodes.is_empty() {
+            let rest = nodes.split_off(nodes.len().min(CHUNK));
+            chunks.push(std::mem::replace(&mut nodes, rest));
+        }
+        chunks
+    }
+
+    /// Expand `node`: its new successors go to `local.out`. A state at the depth bound is not
+    /// expanded (and marks the run truncated if it has successors).
+    fn expand(&self, node: Node<M::State>, l: &mut Local<M::State, M::Action>) {
+        if self.control.bounds.max_depth.is_some_and(|m| node.depth as usize >= m) {
+            if self.has_successor(&node.state) {
+                self.truncated.store(true, Ordering::Relaxed);
+            }
+            return;
+        }
+        let depth = node.depth as usize + 1;
+        let mut actions = std::mem::take(&mut l.actions);
+        self.model.actions(&node.state, &mut actions);
+        let mut terminal = true;
+        for a in actions.drain(..) {
+            let class = self.class(&a);
+            let Some(next) = self.model.next_state(&node.state, a) else { continue };
+            if !self.model.within_boundary(&next) {
+                continue;
+            }
+            terminal = false;
+            l.generated += 1;
+            l.fired[class] += 1;
+            let next = self.represent(next);
+            let fp = l.hasher.fingerprint(&next);
+            if let Some(unique) = self.table.insert(fp, node.fp) {
+                l.new[class] += 1;
+                self.control.count_unique(unique);
+                let pending = self.judge(&next, fp, depth, node.pending, true);
+                l.out.push(Node { state: next, fp, pending, depth: depth as u32 });
+            }
+        }
+        l.actions = actions;
+        if terminal && node.pending != 0 {
+            self.ended_pending(node.fp, node.depth as usize, node.pending, None);
+        }
+    }
+
+    fn note_depth(&self, depth: usize) {
+        self.depth.fetch_max(depth, Ordering::Relaxed);
+        self.control.counters.depth.fetch_max(depth, Ordering::Relaxed);
+        self.control.counters.unique.store(self.table.len(), Ordering::Relaxed);
+    }
+
+    /// Breadth-first, one level at a time: every state of depth d is expanded before any of
+    /// depth d + 1, so the first level that shows a property holds its shortest paths.
+    pub fn bfs(&self, threads: usize) -> Ended {
+        let mut level = self.initial();
+        let mut depth = 0;
+        loop {
+            let count: usize = level.iter().map(Vec::len).sum();
+            if count == 0 {
+                break;
+            }
+            self.note_depth(depth);
+            self.control.counters.queue.store(count as u64, Ordering::Relaxed);
+            if let Some(why) = self.control.stopped() {
+                return why;
+            }
+            let current = Mutex::new(level);
+            let next: Mutex<Vec<Vec<Node<M::State>>>> = Mutex::new(Vec::new());
+            self.parallel(threads, |l| {
+                while let Some(chunk) = lock(&current).pop() {
+                    for node in chunk {
+                        self.expand(node, l);
+                        if l.out.len() >= CHUNK {
+                            lock(&next).push(std::mem::replace(&mut l.out, Vec::with_capacity(CHUNK)));
+                        }
+                    }
+                    self.control.counters.unique.store(self.table.len(), Ordering::Relaxed);
+                    if self.control.poll() {
+                        break;
+                    }
+                }
+                if !l.out.is_empty() {
+                    lock(&next).push(std::mem::take(&mut l.out));
+                }
+            });
+            level = next.into_inner().unwrap_or_else(|e| e.into_inner());
+            if !level.is_empty() {
+                self.note_depth(depth + 1);
+            }
+            if let Some(why) = self.control.stopped() {
+                return why;
+            }
+            if self.hunted() {
+                return Ended::Hunted;
+            }
+            depth += 1;
+        }
+        self.finished()
+    }
+
+    fn finished(&self) -> Ended {
+        match self.control.stopped() {
+            Some(why) => why,
+            None if self.truncated.load(Ordering::Relaxed) => Ended::DepthBound,
+            None => Ended::Exhausted,
+        }
+    }
+
+    /// Depth-first: each worker pops its own stack; a worker with a deep stack gives its
+    /// oldest states to the pool when another is idle.
+    pub fn dfs(&self, threads: usize) -> Ended {
+        self.stop_on_hunt.store(true, Ordering::Relaxed);
+        if self.hunted() {
+            return Ended::Hunted;
+        }
+        let pool = Mutex::new(Pool { chunks: self.initial(), idle: 0 });
+        self.parallel(threads, |l| {
+            let mut steps = 0u64;
+            loop {
+                let Some(node) = l.out.pop() else {
+                    match self.take(&pool, threads) {
+                        Some(chunk) => {
+                            l.out = chunk;
+                            continue;
+                        }
+                        None => break,
+                    }
+                };
+                self.note_depth(node.depth as usize);
+                self.expand(node, l);
+                steps += 1;
+                if steps % 64 == 0 {
+                    self.control.counters.queue.store(l.out.len() as u64, Ordering::Relaxed);
+                    if self.control.poll() {
+                        break;
+                    }
+                    if l.out.len() > 2 * CHUNK {
+                        let mut p = lock(&pool);
+                        if p.idle > 0 && p.chunks.is_empty() {
+                            p.chunks.push(l.out.drain(..CHUNK).collect());
+                        }
+                    }
+                }
+            }
+        });
+        self.note_depth(0);
+        self.finished()
+    }
+
+    /// Work from the pool, or `None` when every worker is idle and the pool is empty (or the
+    /// run was stopped).
+    fn take(&self, pool: &Mutex<Pool<M::State>>, threads: usize) -> Option<Vec<Node<M::State>>> {
+        let mut idle = false;
+        loop {
+            {
+                let mut p = lock(pool);
+                if let Some(c) = p.chunks.pop() {
+                    if idle {
+                        p.idle -= 1;
+                    }
+                    return Some(c);
+                }
+                if !idle {
+                    p.idle += 1;
+                    idle = true;
+                }
+                if p.idle == threads {
+                    return None;
+                }
+            }
+            if self.control.poll() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    /// Random walks: from a random initial state, a random enabled action at each step, until
+    /// a state with no successor or the depth bound. Walk `w` draws from its own generator,
+    /// seeded from (seed, w), so a run is reproducible.
+    pub fn walks(&self, seed: u64, threads: usize) -> Ended {
+        self.stop_on_hunt.store(true, Ordering::Relaxed);
+        let inits: Vec<Node<M::State>> = self.initial().into_iter().flatten().collect();
+        if inits.is_empty() {
+            return Ended::Exhausted;
+        }
+        if self.hunted() {
+            return Ended::Hunted;
+        }
+        let max_depth = self.control.bounds.max_depth.unwrap_or(WALK_DEPTH);
+        let walk_no = AtomicU64::new(0);
+        self.parallel(threads, |l| {
+            while !self.control.poll() {
+                let w = walk_no.fetch_add(1, Ordering::Relaxed);
+                let mut rng = Pcg64Mcg::seed_from_u64(seed ^ w.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                self.walk(&inits, &mut rng, max_depth, l);
+            }
+        });
+        self.finished()
+    }
+
+    fn walk(&self, inits: &[Node<M::State>], rng: &mut Pcg64Mcg, max_depth: usize, l: &mut Local<M::State, M::Action>) {
+        let start = &inits[(rng.next_u64() % inits.len() as u64) as usize];
+        let mut cur = start.state.clone();
+        let mut fp = start.fp;
+        let mut pending = start.pending;
+        let mut trail = vec![fp];
+        let mut actions = std::mem::take(&mut l.actions);
+        for depth in 1..=max_depth {
+            if depth % 64 == 0 && self.control.poll() {
+                break;
+            }
+            self.model.actions(&cur, &mut actions);
+            let mut step = None;
+            while !actions.is_empty() {
+                let a = actions.swap_remove((rng.next_u64() % actions.len() as u64) as usize);
+                let class = self.class(&a);
+                if let Some(next) = self.model.next_state(&cur, a).filter(|n| self.model.within_boundary(n)) {
+                    l.fired[class] += 1;
+                    step = Some((next, class));
+                    break;
+                }
+            }
+            actions.clear();
+            let Some((next, class)) = step else {
+                if pending != 0 {
+                    self.ended_pending(fp, depth - 1, pending, Some(&trail));
+                }
+                break;
+            };
+            l.generated += 1;
+            let next = self.represent(next);
+            let next_fp = l.hasher.fingerprint(&next);
+            let new = self.table.insert(next_fp, fp);
+            if let Some(unique) = new {
+                l.new[class] += 1;
+                self.control.count_unique(unique);
+            }
+            pending = self.judge(&next, next_fp, depth, pending, new.is_some());
+            self.note_depth(depth);
+            trail.push(next_fp);
+            cur = next;
+            fp = next_fp;
+        }
+        l.actions = actions;
+    }
+
+    /// The run's results: each property's verdict and path, coverage, figures.
+    pub fn report(
+        &self,
+        strategy: Strategy,
+        threads: usize,
+        ended: Ended,
+        elapsed: Duration,
+        classes: &[String],
+    ) -> Report<M::State, M::Action> {
+        let found = lock(&self.found).clone();
+        let properties = self
+            .props
+            .iter()
+            .zip(found)
+            .map(|(p, f)| {
+                let kind = Kind::of(&p.expectation);
+                let sometimes = p.expectation == Expectation::Sometimes;
+                let Some(f) = f else {
+                    let verdict = match (ended.exhaustive(), sometimes) {
+                        (false, _) => Verdict::Unknown,
+                        (true, true) => Verdict::Unwitnessed,
+                        (true, false) => Verdict::Holds,
+                    };
+                    return Judged { name: p.name, kind, verdict, path: None, path_error: None };
+                };
+                let verdict = if sometimes { Verdict::Witnessed } else { Verdict::Violated };
+                let fps = f.walk.or_else(|| self.table.chain(f.fp));
+                let path = fps
+                    .ok_or_else(|| "the visited table lost the path (a fingerprint collision)".to_string())
+                    .and_then(|fps| rebuild(self.model, &fps, self.represent));
+                let (path, path_error) = match path {
+                    Ok(p) => (Some(p), None),
+                    Err(e) => (None, Some(e)),
+                };
+                Judged { name: p.name, kind, verdict, path, path_error }
+            })
+            .collect();
+        let mut coverage: Vec<ClassCount> = (0..=self.classes)
+            .map(|k| ClassCount {
+                class: classes.get(k).cloned().unwrap_or_else(|| "unclassified".into()),
+                fired: self.fired[k].load(Ordering::Relaxed),
+                new_states: self.new[k].load(Ordering::Relaxed),
+            })
+            .collect();
+        if coverage.last().is_some_and(|c| c.fired == 0) {
+            coverage.pop();
+        }
+        let unique = self.table.len();
+        let generated = self.generated.load(Ordering::Relaxed);
+        Report {
+            strategy,
+            threads,
+            ended,
+            unique,
+            generated,
+            depth: self.depth.load(Ordering::Relaxed),
+            elapsed,
+            properties,
+            coverage,
+            table_bytes: self.table.bytes(),
+            peak_rss: self.control.peak_rss(),
+            collision_probability: collision_probability(unique, generated),
+        }
+    }
+}
+
+struct Pool<S> {
+    chunks: Vec<Vec<Node<S>>>,
+    idle: usize,
+}

@@ -1,0 +1,9 @@
+//! The one list that registers protocols: the only place the engine names one. Adding a
+//! protocol is a line here (see ARCHITECTURE.md, "Adding a protocol").
+
+use crate::registry::Registered;
+
+/// Every protocol the engine checks.
+pub fn all() -> Vec<&'static dyn Registered> {
+    vec![&rcopy_model::ordering::Ordering]
+}

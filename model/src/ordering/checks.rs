@@ -1,0 +1,216 @@
+//! The registered checks of the ordering protocol and their expected verdicts: every seeded
+//! fault has a check that expects the properties it breaks to be violated; the hardened variant
+//! has checks that expect every property to hold; the faithful text's gaps are checks too.
+
+use super::config::{Config, Mode};
+use crate::protocol::{Check, Expect, Tier};
+use rcopy::ordering::{Fault, Variant};
+
+pub const S1: &str = "S1 seq order equals ts order";
+pub const S2: &str = "S2 seq density and uniqueness";
+pub const S3: &str = "S3 frontier soundness";
+pub const S4: &str = "S4 limit soundness";
+pub const S5: &str = "S5 destage gate";
+pub const S6: &str = "S6 no missing predecessor";
+pub const S7: &str = "S7 ts-ordered prefix per destager";
+pub const S8: &str = "S8 recoverable consistent image";
+pub const S9: &str = "S9 at-most-once apply";
+pub const S10: &str = "S10 remote cache uniqueness";
+pub const S11: &str = "S11 ack soundness";
+pub const S12: &str = "S12 real-order fidelity";
+pub const L1: &str = "L1 every write destaged";
+pub const N3: &str = "N3 a stale limit arrives";
+
+/// The properties a seeded fault must break (the first is its headline, whose shortest
+/// counterexample is the fault's reviewed trace), and why (note section 6.1).
+pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
+    match fault {
+        Fault::B1 => (&[S3, S4], "longest run anywhere, not anchored at the frontier"),
+        Fault::B2 => (&[S4], "a stream with nothing cached is skipped in the minimum"),
+        Fault::B3 => (&[S4, S6], "no master: each RDS trusts its own minimum"),
+        Fault::B4 => (&[S4, S8], "the master proceeds without every slave"),
+        Fault::B5 => (&[S5, S6], "each stream destages its own prefix, the limit ignored"),
+        Fault::B6 => (&[S7], "destage in arrival order"),
+        Fault::B7 => (&[S4, S3], "prior art: time stamps only, no sequence numbers"),
+        Fault::B8 => (&[S1], "the sender picks the latest unsent write"),
+        Fault::B9 => (&[S1], "stamping detached from enqueue"),
+        Fault::B10 => (&[S12], "each LDS stamps from its own skewed clock"),
+        Fault::B11 => (&[S10, S9], "no duplicate suppression: a resent packet is stored and destaged again"),
+        Fault::B12 => (&[S2, S11], "a resend draws a fresh sequence number"),
+        Fault::B13 => (&[S11], "the sender releases an entry when it sends it"),
+        Fault::B14 => (&[L1], "strictly below the limit (claim 22) strands the write at it"),
+        Fault::B16 => (&[S8], "a newer write coalesced into an older entry in place"),
+    }
+}
+
+/// The config a seeded fault's check runs on.
+fn fault_config(fault: Fault, tier: Tier) -> &'static str {
+    match (fault, tier) {
+        // B14 needs a world where the faithful text is otherwise live: one stream, no loss.
+        (Fault::B14, _) => "single",
+        // B2 needs an RDS that receives a quiet stream beside a busy one.
+        (Fault::B2, _) => "fanin",
+        (_, Tier::Tiny) => "tiny",
+        (_, Tier::Standard) => "standard",
+    }
+}
+
+fn is_sometimes(name: &str) -> bool {
+    name.starts_with('X') || name.starts_with('N')
+}
+
+fn every(mode: Mode, f: impl Fn(&str) -> Option<Expect>) -> Vec<(String, Expect)> {
+    super::properties::names(mode).into_iter().filter_map(|n| f(n).map(|e| (n.to_string(), e))).collect()
+}
+
+/// The action classes a run of `config` must see fire: what the world can do there. A run in
+/// which one of them never fires explored less than it claims.
+pub fn must_fire(config: &Config, variant: Variant, mode: Mode) -> Vec<&'static str> {
+    let mut v = vec!["write", "send", "deliver-data", "deliver-ack", "round", "destage"];
+    if variant.hardened() {
+        v.extend(["tick", "heartbeat"]);
+        if config.loss > 0 {
+            v.push("resend");
+        }
+    }
+    if !config.sync_rounds {
+        v.extend(["deliver-report", "deliver-limit"]);
+    }
+    if config.loss > 0 {
+        v.push("lose");
+    }
+    if config.dup > 0 {
+        v.push("duplicate");
+    }
+    if mode == Mode::Safety {
+        v.push("takeover");
+    }
+    v
+}
+
+struct Registry {
+    checks: Vec<Check>,
+}
+
+impl Registry {
+    fn add(&mut self, config: &str, variant: Variant, fault: Option<Fault>, mode: Mode, expect: Vec<(String, Expect)>, why: &str) {
+        assert!(Config::named(config).is_some(), "ordering registers an unknown config `{config}`");
+        self.checks.push(Check {
+            protocol: "ordering".into(),
+            config: config.into(),
+            sets: Vec::new(),
+            variant: variant.name().into(),
+            faults: fault.map(|f| f.name().to_string()).into_iter().collect(),
+            mode: mode.name().into(),
+            expect,
+            why: why.into(),
+        });
+    }
+}
+
+/// The registered checks of the ordering protocol at a tier.
+pub fn checks(tier: Tier) -> Vec<Check> {
+    let base = tier.name();
+    let world = Config::named(base).expect("every tier has a config of its name");
+    let mut r = Registry { checks: Vec::new() };
+    // The hardened protocol: every safety property holds, every sanity example shows up (a
+    // stale limit can arrive only where rounds are asynchronous)...
+    let async_rounds = !world.sync_rounds;
+    r.add(
+        base,
+        Variant::Hardened,
+        None,
+        Mode::Safety,
+        every(Mode::Safety, |n| match n {
+            N3 if !async_rounds => None,
+            n if is_sometimes(n) => Some(Expect::Witnessed),
+            _ => Some(Expect::Holds),
+        }),
+        "hardened: S1-S12 hold under loss, duplication, reordering and takeover",
+    );
+    // ...and every write is eventually destaged.
+    r.add(
+        base,
+        Variant::Hardened,
+        None,
+        Mode::Liveness,
+        every(Mode::Liveness, |n| (!is_sometimes(n)).then_some(Expect::Holds)),
+        "hardened: resend, dedup and heartbeats make L1 hold",
+    );
+    // The faithful text: safe where the network does not duplicate; where it does, step 800
+    // stores the duplicate and it is destaged again, over newer data (B11 is the text itself).
+    let duplicates = world.dup > 0;
+    r.add(
+        base,
+        Variant::Faithful,
+        None,
+        Mode::Safety,
+        every(Mode::Safety, |n| match n {
+            S7 | S9 | S10 if duplicates => Some(Expect::Violated),
+            n if is_sometimes(n) => None,
+            _ => Some(Expect::Holds),
+        }),
+        if duplicates {
+            "faithful gap: step 800 stores a duplicate, which is destaged again over newer data"
+        } else {
+            "faithful: without duplicates the text is safe"
+        },
+    );
+    // ...but not live: an idle stream pins the limit (B15), a lost packet is never resent.
+    r.add(
+        base,
+        Variant::Faithful,
+        None,
+        Mode::Liveness,
+        vec![(L1.into(), Expect::Violated)],
+        "faithful gap B15: no heartbeat, no resend",
+    );
+    // In the simplest world the faithful text is live.
+    r.add(
+        "single",
+        Variant::Faithful,
+        None,
+        Mode::Liveness,
+        every(Mode::Liveness, |n| (!is_sometimes(n)).then_some(Expect::Holds)),
+        "faithful, one stream, no network faults: every property holds, L1 included",
+    );
+    // Fig. 4 streams: pairs that share a sequence counter, in both modes.
+    for mode in Mode::ALL {
+        r.add(
+            "grouped",
+            Variant::Hardened,
+            None,
+            mode,
+            every(mode, |n| (!is_sometimes(n)).then_some(Expect::Holds)),
+            "hardened, Fig. 4 scope: two pairs share one stream's counter",
+        );
+    }
+    for f in Fault::ALL {
+        let (props, why) = targets(f);
+        let mode = if props[0].starts_with('L') { Mode::Liveness } else { Mode::Safety };
+        let variant = if f == Fault::B14 { Variant::Faithful } else { Variant::Hardened };
+        let expect = props.iter().map(|p| (p.to_string(), Expect::Violated)).collect();
+        r.add(fault_config(f, tier), variant, Some(f), mode, expect, why);
+    }
+    r.checks
+}
+
+/// The exhaustive runs of `make bench`: the hardened protocol on `standard` and `large`.
+pub fn bench() -> Vec<Check> {
+    let mut v = Vec::new();
+    for config in ["standard", "large"] {
+        for mode in Mode::ALL {
+            v.push(Check {
+                protocol: "ordering".into(),
+                config: config.into(),
+                sets: Vec::new(),
+                variant: Variant::Hardened.name().into(),
+                faults: Vec::new(),
+                mode: mode.name().into(),
+                expect: Vec::new(),
+                why: "benchmark".into(),
+            });
+        }
+    }
+    v
+}

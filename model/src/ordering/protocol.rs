@@ -1,0 +1,191 @@
+//! The ordering protocol as the engine sees it: one [`Protocol`] implementation.
+
+use super::checks;
+use super::config::{self, Config, Mode};
+use super::model::{Action, OrderingModel};
+use super::properties;
+use super::state::State;
+use crate::protocol::{Check, Event, Fairness, FaultInfo, Field, Kind, NamedConfig, PropertyInfo, Protocol, Tier};
+use rcopy::fault::FaultSet;
+use rcopy::ordering::{Fault, Message, Variant};
+
+/// Seed 002: asynchronous remote copy over an out-of-order network.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ordering;
+
+/// The action classes, for coverage and fairness.
+const CLASSES: &[&str] = &[
+    "write",
+    "publish",
+    "send",
+    "resend",
+    "heartbeat",
+    "tick",
+    "deliver-data",
+    "deliver-ack",
+    "deliver-report",
+    "deliver-limit",
+    "lose",
+    "duplicate",
+    "round",
+    "destage",
+    "takeover",
+];
+
+fn class(name: &str) -> usize {
+    CLASSES.iter().position(|c| *c == name).expect("a class of CLASSES")
+}
+
+impl Protocol for Ordering {
+    type Config = Config;
+    type State = State;
+    type Action = Action;
+    type Model = OrderingModel;
+
+    fn name(&self) -> &'static str {
+        "ordering"
+    }
+
+    fn about(&self) -> &'static str {
+        "seed 002: async remote copy over an out-of-order network; time stamps, per-stream sequence numbers, limit time, ordered destage"
+    }
+
+    fn configs(&self) -> &'static [NamedConfig] {
+        config::NAMED
+    }
+
+    fn config_fields(&self) -> &'static [Field] {
+        config::FIELDS
+    }
+
+    fn variants(&self) -> &'static [&'static str] {
+        &["faithful", "hardened"]
+    }
+
+    fn modes(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("safety", "a local-site disaster and takeover may strike in any state; S8 on the takeover image; no L1"),
+            ("liveness", "no disaster; every run is finite, and L1 is judged on how each run ends"),
+        ]
+    }
+
+    fn faults(&self) -> Vec<FaultInfo> {
+        Fault::ALL
+            .into_iter()
+            .map(|f| {
+                let (breaks, why) = checks::targets(f);
+                FaultInfo { name: f.name(), why, breaks }
+            })
+            .collect()
+    }
+
+    fn properties(&self) -> Vec<PropertyInfo> {
+        properties::all(Mode::Liveness)
+            .into_iter()
+            .map(|p| PropertyInfo { name: p.name, kind: Kind::of(&p.expectation), tags: properties::tags(p.name) })
+            .collect()
+    }
+
+    fn model(&self, config: &Config, variant: &str, faults: &[String], mode: &str) -> Result<OrderingModel, String> {
+        let variant =
+            Variant::from_name(variant).ok_or(format!("unknown variant `{variant}` (valid: faithful, hardened)"))?;
+        let mode = Mode::from_name(mode).ok_or(format!("unknown mode `{mode}` (valid: safety, liveness)"))?;
+        let mut set = FaultSet::NONE;
+        for f in faults {
+            let fault = Fault::from_name(f).ok_or_else(|| {
+                let valid: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown fault `{f}` (valid: {})", valid.join(", "))
+            })?;
+            set = set.with(fault as u32).map_err(|e| e.to_string())?;
+        }
+        OrderingModel::new(config.clone(), variant, set, mode)
+    }
+
+    fn checks(&self, tier: Tier) -> Vec<Check> {
+        checks::checks(tier)
+    }
+
+    fn bench(&self) -> Vec<Check> {
+        checks::bench()
+    }
+
+    fn action_classes(&self) -> &'static [&'static str] {
+        CLASSES
+    }
+
+    fn action_class(&self, action: &Action) -> usize {
+        class(match action {
+            Action::Write { .. } => "write",
+            Action::Publish { .. } => "publish",
+            Action::Send { .. } => "send",
+            Action::Timeout { .. } => "resend",
+            Action::Heartbeat { .. } => "heartbeat",
+            Action::Tick => "tick",
+            Action::Deliver(e) => match e.msg {
+                Message::Data(_) => "deliver-data",
+                Message::Ack { .. } => "deliver-ack",
+                Message::Report { .. } => "deliver-report",
+                Message::Limit { .. } => "deliver-limit",
+            },
+            Action::Lose(_) => "lose",
+            Action::Duplicate(_) => "duplicate",
+            Action::Report { .. } => "round",
+            Action::Destage { .. } => "destage",
+            Action::Takeover => "takeover",
+        })
+    }
+
+    fn must_fire(&self, model: &OrderingModel) -> Vec<&'static str> {
+        checks::must_fire(&model.config, model.variant, model.mode)
+    }
+
+    /// Note 6.2: the processes and the network's deliveries are fair; a loss, a duplicate and
+    /// a disaster are not.
+    fn fairness(&self) -> Vec<(&'static str, Fairness)> {
+        [
+            "publish",
+            "send",
+            "resend",
+            "heartbeat",
+            "tick",
+            "deliver-data",
+            "deliver-ack",
+            "deliver-report",
+            "deliver-limit",
+            "round",
+            "destage",
+        ]
+        .into_iter()
+        .map(|c| (c, Fairness::Weak))
+        .collect()
+    }
+
+    fn participants(&self, model: &OrderingModel) -> Vec<String> {
+        model.participants()
+    }
+
+    fn narrate(&self, model: &OrderingModel, before: &State, action: &Action, after: &State) -> Event {
+        model.narrate(before, action, after)
+    }
+
+    fn summary(&self, model: &OrderingModel, state: &State) -> Vec<String> {
+        model.summary(state)
+    }
+
+    fn drive_roles(&self, model: &OrderingModel, state: &mut State, action: &Action) -> Result<(), String> {
+        model.drive_roles(state, action)
+    }
+
+    fn roles_differ(&self, recorded: &State, replayed: &State) -> Option<String> {
+        let (a, b) = (&recorded.roles, &replayed.roles);
+        if a.senders != b.senders {
+            Some("the senders differ from the recorded ones".into())
+        } else if a.receivers != b.receivers {
+            Some("the receivers differ from the recorded ones".into())
+        } else if a.master != b.master {
+            Some("the master differs from the recorded one".into())
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The interface between a protocol and the rcopy engine (`rcopy-checks`).
+//!
+//! A protocol is one type implementing [`Protocol`]. It names its configs (TOML text shipped
+//! with it), variants, modes, seeded faults and properties; builds the stateright model for a
+//! choice of them; registers its checks with their expected verdicts; narrates a step for the
+//! renderers; feeds one step's input to its roles for replay (through the very function its
+//! model's `next_state` calls); and declares its action classes, fairness and symmetry.
+//!
+//! The engine knows protocols only through this trait and the one list in
+//! `rcopy-checks/src/protocols.rs` that registers them.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use stateright::Model;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// How the engine judges a property.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// `always`: holds in every reachable state. A counterexample is a path to a state where
+    /// it fails.
+    Safety,
+    /// `sometimes`: holds in some reachable state (a sanity example that the model does
+    /// something). A witness is a path to such a state.
+    Example,
+    /// `eventually`: holds at some point of every run. A counterexample is a run that never
+    /// reaches it.
+    Liveness,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Safety => "safety",
+            Kind::Example => "example",
+            Kind::Liveness => "liveness",
+        }
+    }
+
+    /// The kind of a stateright property.
+    pub fn of(e: &stateright::Expectation) -> Kind {
+        match e {
+            stateright::Expectation::Always => Kind::Safety,
+            stateright::Expectation::Sometimes => Kind::Example,
+            stateright::Expectation::Eventually => Kind::Liveness,
+        }
+    }
+}
+
+/// A property as the protocol lists it.
+#[derive(Clone, Debug)]
+pub struct PropertyInfo {
+    /// The name the model's `properties()` gives it, e.g. `S3 frontier soundness`.
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Areas it belongs to, e.g. `failover`.
+    pub tags: &'static [&'static str],
+}
+
+/// A seeded fault: a named bug of the protocol's note, compiled in with the `faults` feature.
+#[derive(Clone, Debug)]
+pub struct FaultInfo {
+    pub name: &'static str,
+    pub why: &'static str,
+    /// The properties it must break; the first is its headline, whose shortest counterexample
+    /// is its reviewed trace.
+    pub breaks: &'static [&'static str],
+}
+
+/// A named config: TOML text that ships with the protocol.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedConfig {
+    pub name: &'static str,
+    pub toml: &'static str,
+}
+
+/// A config field, for `rcopy-check list` and error messages.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub key: &'static str,
+    pub about: &'static str,
+}
+
+/// How an action class must be scheduled in an infinite run (used by the liveness engine).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fairness {
+    /// Taken infinitely often if continuously enabled from some point on.
+    Weak,
+    /// Taken infinitely often if enabled infinitely often.
+    Strong,
+}
+
+/// One step of a trace, as a renderer shows it: an arrow `from -> to`, or a note when
+/// `from == to`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub from: String,
+    pub to: String,
+    pub text: String,
+}
+
+impl Event {
+    pub fn note(who: impl Into<String>, text: impl Into<String>) -> Event {
+        let who = who.into();
+        Event { from: who.clone(), to: who, text: text.into() }
+    }
+
+    pub fn arrow(from: impl Into<String>, to: impl Into<String>, text: impl Into<String>) -> Event {
+        Event { from: from.into(), to: to.into(), text: text.into() }
+    }
+
+    /// One line: `A -> B: text` or `A: text`.
+    pub fn line(&self) -> String {
+        if self.from == self.to {
+            format!("{}: {}", self.from, self.text)
+        } else {
+            format!("{} -> {}: {}", self.from, self.to, self.text)
+        }
+    }
+}
+
+/// Which registered checks: `tiny` ones run in `cargo test` (seconds), `standard` ones in
+/// `make check`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Tiny,
+    Standard,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 2] = [Tier::Tiny, Tier::Standard];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Tiny => "tiny",
+            Tier::Standard => "standard",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// What a check expects of one property.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// An `always` or `eventually` property with no counterexample in the whole space.
+    Holds,
+    /// A counterexample exists.
+    Violated,
+    /// A `sometimes` property with an example.
+    Witnessed,
+}
+
+impl Expect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expect::Holds => "holds",
+            Expect::Violated => "violated",
+            Expect::Witnessed => "witnessed",
+        }
+    }
+}
+
+/// A check: one exploration of one model and what it must find.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Check {
+    pub protocol: String,
+    /// A named config of the protocol, or a path to a TOML file.
+    pub config: String,
+    /// `key=value` overrides of config fields, in order.
+    #[serde(default)]
+    pub sets: Vec<String>,
+    pub variant: String,
+    pub faults: Vec<String>,
+    pub mode: String,
+    /// The properties with an expected verdict; the others are reported but not judged.
+    pub expect: Vec<(String, Expect)>,
+    /// Why this check exists.
+    pub why: String,
+}
+
+impl Check {
+    /// A short unique name, e.g. `ordering/tiny/hardened/safety+B1`.
+    pub fn name(&self) -> String {
+        let mut config = self.config_label();
+        if !self.sets.is_empty() {
+            config = format!("{config}{{{}}}", self.sets.join(","));
+        }
+        let mut n = format!("{}/{}/{}/{}", self.protocol, config, self.variant, self.mode);
+        for f in &self.faults {
+            n.push('+');
+            n.push_str(f);
+        }
+        n
+    }
+
+    /// The config's name: a named config as given, a file by its stem.
+    pub fn config_label(&self) -> String {
+        config_label(&self.config)
+    }
+
+    /// True when every judged property is expected violated or witnessed: the run may stop
+    /// once each has its trace, and need not visit the whole space.
+    pub fn hunts(&self) -> bool {
+        !self.expect.is_empty() && self.expect.iter().all(|(_, e)| *e != Expect::Holds)
+    }
+
+    /// The expectation of `property`, if judged.
+    pub fn expects(&self, property: &str) -> Option<Expect> {
+        self.expect.iter().find(|(p, _)| p == property).map(|(_, e)| *e)
+    }
+}
+
+/// A config argument's label: a path `dir/x.toml` is `x`, a name is itself.
+pub fn config_label(config: &str) -> String {
+    if config.ends_with(".toml") || config.contains('/') {
+        std::path::Path::new(config)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| config.to_string())
+    } else {
+        config.to_string()
+    }
+}
+
+/// A protocol, as the engine sees it.
+pub trait Protocol: Send + Sync + 'static {
+    /// A config, deserialized from TOML (unknown keys must be refused:
+    /// `#[serde(deny_unknown_fields)]`).
+    type Config: Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static;
+    type State: Clone + Hash + Eq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Action: Clone + Hash + Eq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Model: Model<State = Self::State, Action = Self::Action> + Clone + Send + Sync + 'static;
+
+    /// The protocol's name: one word, the module name in every crate.
+    fn name(&self) -> &'static str;
+    /// One line: what it is and where it comes from.
+    fn about(&self) -> &'static str;
+
+    /// The named configs, smallest first.
+    fn configs(&self) -> &'static [NamedConfig];
+    /// The fields of a config.
+    fn config_fields(&self) -> &'static [Field];
+    /// The variants, the text as written first (e.g. `faithful`), the most hardened last: a
+    /// check nobody registered runs the last one unless told otherwise.
+    fn variants(&self) -> &'static [&'static str];
+    /// The modes, with what each means; the first is the default.
+    fn modes(&self) -> &'static [(&'static str, &'static str)];
+    /// The seeded faults.
+    fn faults(&self) -> Vec<FaultInfo>;
+    /// Every property of the protocol, in the order the verdict table shows them.
+    fn properties(&self) -> Vec<PropertyInfo>;
+
+    /// The model of a config, variant, faults and mode; an error names what is wrong.
+    fn model(&self, config: &Self::Config, variant: &str, faults: &[String], mode: &str) -> Result<Self::Model, String>;
+
+    /// The registered checks of a tier, with their expected verdicts.
+    fn checks(&self, tier: Tier) -> Vec<Check>;
+    /// The exhaustive runs `make bench` times.
+    fn bench(&self) -> Vec<Check>;
+
+    /// The action classes, for coverage (and fairness): a short name each.
+    fn action_classes(&self) -> &'static [&'static str];
+    /// The class of an action: an index into [`Protocol::action_classes`].
+    fn action_class(&self, action: &Self::Action) -> usize;
+    /// The action classes a run of `model` must see fire: what its world can do. A check that
+    /// expects properties to hold fails when one of them never fires, so a model in which
+    /// nothing happens cannot pass.
+    fn must_fire(&self, model: &Self::Model) -> Vec<&'static str>;
+    /// Fairness per action class (classes not named are unfair: losses, crashes, disasters).
+    fn fairness(&self) -> Vec<(&'static str, Fairness)> {
+        Vec::new()
+    }
+    /// Symmetry: the representative of `state`'s class (interchangeable systems permuted into
+    /// a canonical order). `None`, the default, means the protocol declares no symmetry.
+    fn representative(&self, _model: &Self::Model, _state: &Self::State) -> Option<Self::State> {
+        None
+    }
+    /// Whether [`Protocol::representative`] is implemented.
+    fn has_symmetry(&self) -> bool {
+        false
+    }
+
+    /// The participants of a sequence diagram, in order.
+    fn participants(&self, model: &Self::Model) -> Vec<String>;
+    /// What `action`, taken in `before` and leading to `after`, looks like. Must not panic on
+    /// any states (they may come from a hand-edited trace file).
+    fn narrate(&self, model: &Self::Model, before: &Self::State, action: &Self::Action, after: &Self::State) -> Event;
+    /// A few lines on what each role holds in `state`.
+    fn summary(&self, model: &Self::Model, state: &Self::State) -> Vec<String>;
+
+    /// Feed `action`'s input to the roles in `state`, leaving the world around them alone:
+    /// the same function the model's `next_state` calls. Replay uses it to check a trace
+    /// against the production roles.
+    fn drive_roles(&self, model: &Self::Model, state: &mut Self::State, action: &Self::Action) -> Result<(), String>;
+    /// How the roles of `replayed` differ from those of `recorded`, if they do.
+    fn roles_differ(&self, recorded: &Self::State, replayed: &Self::State) -> Option<String>;
+}
