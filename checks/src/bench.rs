@@ -25,7 +25,15 @@ struct Sample {
 }
 
 fn check_args(c: &Check) -> Vec<String> {
-    let mut a = vec![c.protocol.clone(), "--config".into(), c.config.clone(), "--variant".into(), c.variant.clone(), "--mode".into(), c.mode.clone()];
+    let mut a = vec![
+        c.protocol.clone(),
+        "--config".into(),
+        c.config.clone(),
+        "--variant".into(),
+        c.variant.clone(),
+        "--mode".into(),
+        c.mode.clone(),
+    ];
     if c.faults.is_empty() {
         a.extend(["--fault".into(), "none".into()]);
     }
@@ -42,7 +50,16 @@ fn measure(exe: &std::path::Path, c: &Check, engine: Engine, threads: usize, cap
     let out = Command::new(exe)
         .arg("check")
         .args(check_args(c))
-        .args(["--engine", engine.name(), "--threads", &threads.to_string(), "--timeout", &cap.to_string(), "--json", "-q"])
+        .args([
+            "--engine",
+            engine.name(),
+            "--threads",
+            &threads.to_string(),
+            "--timeout",
+            &cap.to_string(),
+            "--json",
+            "-q",
+        ])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -64,12 +81,21 @@ fn median(mut v: Vec<Sample>) -> (Sample, usize) {
 }
 
 pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
-    let exe = std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
+    let exe =
+        std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
     outln!("rcopy's explorer and stateright's on the same models, breadth-first; each run its own process, capped at {cap} s")?;
     outln!("(time: median of up to {runs} runs, one run when it takes over {REPEAT_BELOW_SECS} s; B/state: the visited table's bytes per stored state)")?;
     outln!(
         "{:<42} {:<10} {:>3} {:>11} {:>9} {:>11} {:>8} {:>9}  {}",
-        "run", "engine", "thr", "unique", "time", "states/s", "B/state", "peak MiB", "ended"
+        "run",
+        "engine",
+        "thr",
+        "unique",
+        "time",
+        "states/s",
+        "B/state",
+        "peak MiB",
+        "ended"
     )?;
     for p in crate::protocols::all() {
         for c in p.bench() {
@@ -108,7 +134,11 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
                         (_, _, Some(b)) => format!(" ({:.2}x rcopy 1 thread)", rate / b),
                         _ => String::new(),
                     };
-                    let per_state = if s.table_bytes > 0 { format!("{:.1}", s.table_bytes as f64 / s.unique.max(1) as f64) } else { "-".into() };
+                    let per_state = if s.table_bytes > 0 {
+                        format!("{:.1}", s.table_bytes as f64 / s.unique.max(1) as f64)
+                    } else {
+                        "-".into()
+                    };
                     outln!(
                         "{name:<42} {:<10} {threads:>3} {:>11} {:>8.2}s {:>11.0} {:>8} {:>9}  {}{}{}",
                         engine.name(),

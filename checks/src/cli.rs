@@ -5,8 +5,8 @@
 
 use crate::error::Error;
 use crate::explorer::{self, Bounds, Strategy};
-use crate::output::{self, note};
 use crate::outln;
+use crate::output::{self, note};
 use crate::registry::{self, Registered};
 use crate::render::Format;
 use crate::runner::{Engine, Options, Outcome};
@@ -23,7 +23,11 @@ use std::time::Duration;
 const SIMULATION_SECS: u64 = 10;
 
 #[derive(Parser, Debug)]
-#[command(name = "rcopy-check", version, about = "Model-check storage remote-copy protocols and review their counterexamples")]
+#[command(
+    name = "rcopy-check",
+    version,
+    about = "Model-check storage remote-copy protocols and review their counterexamples"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -273,9 +277,11 @@ fn parse_faults(p: &dyn Registered, s: &Select) -> Result<Option<Vec<String>>, E
     let known = p.faults();
     let mut v: Vec<String> = Vec::new();
     for f in &s.faults {
-        let name = known.iter().find(|k| k.name.eq_ignore_ascii_case(f)).map(|k| k.name.to_string()).ok_or_else(|| {
-            Error::UnknownFault(f.clone(), p.name().into(), names(known.iter().map(|k| k.name)))
-        })?;
+        let name = known
+            .iter()
+            .find(|k| k.name.eq_ignore_ascii_case(f))
+            .map(|k| k.name.to_string())
+            .ok_or_else(|| Error::UnknownFault(f.clone(), p.name().into(), names(known.iter().map(|k| k.name))))?;
         if v.contains(&name) {
             return Err(Error::BadOption(format!("fault {name} given twice")));
         }
@@ -317,7 +323,11 @@ fn checks_for(s: &Select) -> Result<Vec<Check>, Error> {
         if matching.is_empty() && (protocols.len() == 1 || s.protocol.is_some()) {
             let config = s.config.clone().unwrap_or_else(|| {
                 let t = tier.name();
-                if p.configs().iter().any(|c| c.name == t) { t.to_string() } else { p.configs()[0].name.to_string() }
+                if p.configs().iter().any(|c| c.name == t) {
+                    t.to_string()
+                } else {
+                    p.configs()[0].name.to_string()
+                }
             });
             matching.push(Check {
                 protocol: p.name().into(),
@@ -355,13 +365,18 @@ fn parse_run(r: &Run) -> Result<Options, Error> {
     if r.threads > 256 {
         return Err(Error::BadOption(format!("--threads {} is more than anyone needs here (at most 256)", r.threads)));
     }
-    let engine = Engine::from_name(&r.engine)
-        .ok_or(Error::BadOption(format!("unknown engine `{}` (valid: {})", r.engine, names(Engine::NAMES))))?;
+    let engine = Engine::from_name(&r.engine).ok_or(Error::BadOption(format!(
+        "unknown engine `{}` (valid: {})",
+        r.engine,
+        names(Engine::NAMES)
+    )))?;
     let strategy = match (r.strategy.as_str(), r.seed) {
         ("bfs", None) => Strategy::Bfs,
         ("dfs", None) => Strategy::Dfs,
         ("simulation", seed) => Strategy::Walks { seed: seed.unwrap_or(0) },
-        ("bfs" | "dfs", Some(_)) => return Err(Error::BadOption("--seed applies only to --strategy simulation".into())),
+        ("bfs" | "dfs", Some(_)) => {
+            return Err(Error::BadOption("--seed applies only to --strategy simulation".into()))
+        }
         (s, _) => return Err(Error::BadOption(format!("unknown strategy `{s}` (valid: bfs, dfs, simulation)"))),
     };
     if r.timeout == Some(0) || r.max_states == Some(0) || r.max_memory == Some(0) {
@@ -380,7 +395,12 @@ fn parse_run(r: &Run) -> Result<Options, Error> {
         engine,
         strategy,
         threads: r.threads,
-        bounds: Bounds { max_states: r.max_states, max_depth: r.max_depth, timeout: timeout.map(Duration::from_secs), max_memory },
+        bounds: Bounds {
+            max_states: r.max_states,
+            max_depth: r.max_depth,
+            timeout: timeout.map(Duration::from_secs),
+            max_memory,
+        },
         progress: !r.quiet,
         interrupt: None,
         trace_dir: None,
@@ -519,7 +539,13 @@ impl OutFile {
     }
 }
 
-fn trace(select: &Select, run: &Run, property: Option<String>, format: &str, out: Option<String>) -> Result<ExitCode, Error> {
+fn trace(
+    select: &Select,
+    run: &Run,
+    property: Option<String>,
+    format: &str,
+    out: Option<String>,
+) -> Result<ExitCode, Error> {
     let format = parse_format(format)?;
     let checks = checks_for(select)?;
     if checks.len() != 1 {

@@ -61,7 +61,8 @@ fn set_value(key: &str, value: &str) -> Result<toml::Value, Error> {
     if let Some(v) = parse(value) {
         return Ok(v);
     }
-    let bare = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    let bare =
+        !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     if bare {
         return Ok(toml::Value::String(value.into()));
     }
@@ -81,7 +82,8 @@ pub fn load<C: DeserializeOwned + Serialize>(
 ) -> Result<Loaded<C>, Error> {
     let (source, text) = text_of(protocol, named, arg)?;
     // Parsing the text itself first gives errors with their line and column.
-    let config: C = toml::from_str(&text).map_err(|e| Error::BadConfig { origin: source.clone(), message: e.to_string() })?;
+    let config: C =
+        toml::from_str(&text).map_err(|e| Error::BadConfig { origin: source.clone(), message: e.to_string() })?;
     let config = if sets.is_empty() {
         config
     } else {
@@ -108,7 +110,8 @@ pub fn load<C: DeserializeOwned + Serialize>(
             message: e.to_string().trim_end().to_string(),
         })?
     };
-    let values = serde_json::to_value(&config).map_err(|e| Error::BadConfig { origin: source, message: e.to_string() })?;
+    let values =
+        serde_json::to_value(&config).map_err(|e| Error::BadConfig { origin: source, message: e.to_string() })?;
     Ok(Loaded { config, record: ConfigRecord { name: config_label(arg), sets: sets.to_vec(), values } })
 }
 

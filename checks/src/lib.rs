@@ -30,6 +30,6 @@ pub mod trace;
 
 pub use error::Error;
 pub use rcopy_model::protocol::{
-    Check, Event, Expect, Fairness, FaultInfo, Field, Kind, NamedConfig, PropertyInfo, Protocol, Tier,
+    Check, Event, Expect, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, PropertyInfo, Protocol, Tier,
 };
 pub use runner::{Engine, Options, Outcome};

@@ -8,7 +8,7 @@ use crate::render::{self, Format};
 use crate::replay::{self, Replayed};
 use crate::runner::{self, Options, Outcome};
 use crate::trace::Trace;
-use rcopy_model::protocol::{Check, Fairness, FaultInfo, Field, Kind, NamedConfig, PropertyInfo, Protocol, Tier};
+use rcopy_model::protocol::{Check, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, PropertyInfo, Protocol, Tier};
 use stateright::Model;
 
 /// A protocol, with its types hidden: what the engine asks of it.
@@ -22,6 +22,7 @@ pub trait Registered: Send + Sync {
     fn faults(&self) -> Vec<FaultInfo>;
     fn properties(&self) -> Vec<PropertyInfo>;
     fn checks(&self, tier: Tier) -> Vec<Check>;
+    fn gaps(&self) -> Vec<Gap>;
     fn bench(&self) -> Vec<Check>;
     fn action_classes(&self) -> &'static [&'static str];
     fn fairness(&self) -> Vec<(&'static str, Fairness)>;
@@ -67,6 +68,9 @@ impl<P: Protocol> Registered for P {
     fn checks(&self, tier: Tier) -> Vec<Check> {
         Protocol::checks(self, tier)
     }
+    fn gaps(&self) -> Vec<Gap> {
+        Protocol::gaps(self)
+    }
     fn bench(&self) -> Vec<Check> {
         Protocol::bench(self)
     }
@@ -80,7 +84,13 @@ impl<P: Protocol> Registered for P {
         Protocol::has_symmetry(self)
     }
     fn config_record(&self, config: &str, sets: &[String]) -> Result<ConfigRecord, Error> {
-        let loaded = config::load::<P::Config>(Protocol::name(self), Protocol::configs(self), Protocol::config_fields(self), config, sets)?;
+        let loaded = config::load::<P::Config>(
+            Protocol::name(self),
+            Protocol::configs(self),
+            Protocol::config_fields(self),
+            config,
+            sets,
+        )?;
         Ok(loaded.record)
     }
     fn check_properties(&self, check: &Check) -> Result<Vec<(&'static str, Kind)>, Error> {
@@ -115,7 +125,10 @@ fn names<'a>(v: impl IntoIterator<Item = &'a str>) -> String {
 /// The registered protocol called `name`.
 pub fn find(name: &str) -> Result<&'static dyn Registered, Error> {
     let all = crate::protocols::all();
-    all.iter().copied().find(|p| p.name() == name).ok_or_else(|| Error::UnknownProtocol(name.into(), names(all.iter().map(|p| p.name()))))
+    all.iter()
+        .copied()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| Error::UnknownProtocol(name.into(), names(all.iter().map(|p| p.name()))))
 }
 
 /// Every registered check of every protocol at a tier.

@@ -69,7 +69,8 @@ fn tell<P: Protocol>(p: &P, trace: &Trace) -> Result<Told, String> {
     guarded("narrating the trace", || {
         let model = model_of(p, trace)?;
         let (actions, states) = typed::<P>(trace)?;
-        let events = actions.iter().enumerate().map(|(i, a)| p.narrate(&model, &states[i], a, &states[i + 1])).collect();
+        let events =
+            actions.iter().enumerate().map(|(i, a)| p.narrate(&model, &states[i], a, &states[i + 1])).collect();
         let summaries = states.iter().map(|s| p.summary(&model, s)).collect();
         Ok(Told { events, participants: p.participants(&model), summaries })
     })
@@ -173,7 +174,8 @@ pub fn dot<P: Protocol>(p: &P, trace: &Trace) -> Result<String, String> {
         let label = dot_text(&[format!("{}. {}", i + 1, e.line())]);
         g.add_edge(nodes[i], nodes[to.min(n - 1)], label);
     }
-    let node_attr = |_: &DiGraph<String, String>, (_, w): (petgraph::graph::NodeIndex, &String)| format!("label = \"{w}\"");
+    let node_attr =
+        |_: &DiGraph<String, String>, (_, w): (petgraph::graph::NodeIndex, &String)| format!("label = \"{w}\"");
     let edge_attr = |_: &DiGraph<String, String>, e: petgraph::graph::EdgeReference<'_, String>| {
         format!("label = \"{}\"", petgraph::visit::EdgeRef::weight(&e))
     };

@@ -25,8 +25,11 @@ pub fn model_of<P: Protocol>(p: &P, trace: &Trace) -> Result<P::Model, String> {
     p.model(&config, &trace.variant, &trace.faults, &trace.mode)
 }
 
+/// A trace's actions and states, typed.
+pub type Typed<P> = (Vec<<P as Protocol>::Action>, Vec<<P as Protocol>::State>);
+
 /// The trace's actions and states, typed.
-pub fn typed<P: Protocol>(trace: &Trace) -> Result<(Vec<P::Action>, Vec<P::State>), String> {
+pub fn typed<P: Protocol>(trace: &Trace) -> Result<Typed<P>, String> {
     let mut actions = Vec::new();
     let mut states = Vec::new();
     for (i, s) in trace.steps.iter().enumerate() {
@@ -34,7 +37,9 @@ pub fn typed<P: Protocol>(trace: &Trace) -> Result<(Vec<P::Action>, Vec<P::State
             (None, 0) => {}
             (Some(_), 0) => return Err("the first step must be the initial state, with no action".into()),
             (None, _) => return Err(format!("step {i} has no action")),
-            (Some(a), _) => actions.push(serde_json::from_value(a.clone()).map_err(|e| format!("step {i}: action: {e}"))?),
+            (Some(a), _) => {
+                actions.push(serde_json::from_value(a.clone()).map_err(|e| format!("step {i}: action: {e}"))?)
+            }
         }
         states.push(serde_json::from_value(s.state.clone()).map_err(|e| format!("step {i}: state: {e}"))?);
     }
@@ -93,7 +98,13 @@ pub fn on_model<P: Protocol>(p: &P, trace: &Trace) -> Result<Replayed, String> {
                     }
                 }
             }
-            _ => return Err(format!("the last state does not reproduce the {} verdict of `{}`", trace.kind.name(), trace.property)),
+            _ => {
+                return Err(format!(
+                    "the last state does not reproduce the {} verdict of `{}`",
+                    trace.kind.name(),
+                    trace.property
+                ))
+            }
         }
         Ok(Replayed { steps: actions.len(), property: trace.property.clone(), kind: trace.kind })
     })

@@ -137,7 +137,9 @@ impl std::fmt::Display for Mismatch {
             Mismatch::Verdict { property, expected, found } => {
                 write!(f, "`{property}` expected {}, got {}", expected.name(), found.name())
             }
-            Mismatch::NeverFired(c) => write!(f, "action class `{c}` never fired: the model did less than the check claims"),
+            Mismatch::NeverFired(c) => {
+                write!(f, "action class `{c}` never fired: the model did less than the check claims")
+            }
         }
     }
 }
@@ -157,12 +159,16 @@ impl Outcome {
                 let found = self.verdict(p).unwrap_or(Verdict::Unknown);
                 let meets = matches!(
                     (found, e),
-                    (Verdict::Holds, Expect::Holds) | (Verdict::Violated, Expect::Violated) | (Verdict::Witnessed, Expect::Witnessed)
+                    (Verdict::Holds, Expect::Holds)
+                        | (Verdict::Violated, Expect::Violated)
+                        | (Verdict::Witnessed, Expect::Witnessed)
                 );
                 (!meets).then(|| Mismatch::Verdict { property: p.clone(), expected: *e, found })
             })
             .collect();
-        v.extend(self.must_fire.iter().filter(|c| self.never_fired.contains(c)).map(|c| Mismatch::NeverFired(c.clone())));
+        v.extend(
+            self.must_fire.iter().filter(|c| self.never_fired.contains(c)).map(|c| Mismatch::NeverFired(c.clone())),
+        );
         v
     }
 
@@ -207,7 +213,11 @@ pub fn trace_of<P: Protocol>(
     let mut steps = vec![Step { label: "init".into(), action: None, state: state(&path.states[0]) }];
     for (i, a) in path.actions.iter().enumerate() {
         let label = p.narrate(model, &path.states[i], a, &path.states[i + 1]).line();
-        steps.push(Step { label, action: Some(serde_json::to_value(a).expect("actions serialise")), state: state(&path.states[i + 1]) });
+        steps.push(Step {
+            label,
+            action: Some(serde_json::to_value(a).expect("actions serialise")),
+            state: state(&path.states[i + 1]),
+        });
     }
     Trace {
         format_version: FORMAT_VERSION,
@@ -235,7 +245,8 @@ pub fn trace_file_name(check: &Check, property: &str) -> PathBuf {
 pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome, Error> {
     let start = Instant::now();
     let (model, record) = model_of(p, check)?;
-    let hunt: Vec<String> = if check.hunts() { check.expect.iter().map(|(n, _)| n.clone()).collect() } else { Vec::new() };
+    let hunt: Vec<String> =
+        if check.hunts() { check.expect.iter().map(|(n, _)| n.clone()).collect() } else { Vec::new() };
     let report = match opts.engine {
         Engine::Rcopy => {
             let classes: Vec<String> = p.action_classes().iter().map(|c| c.to_string()).collect();
@@ -301,8 +312,13 @@ fn outcome<P: Protocol>(
     let judged_holds = check.expect.iter().any(|(_, e)| *e != Expect::Violated);
     // A check that hunts counterexamples shows activity by finding them; one that expects
     // properties to hold must also show that the world did what it can do.
-    let must_fire = if measured && judged_holds { p.must_fire(model).into_iter().map(String::from).collect() } else { Vec::new() };
-    let never_fired = if measured { report.coverage.iter().filter(|c| c.fired == 0).map(|c| c.class.clone()).collect() } else { Vec::new() };
+    let must_fire =
+        if measured && judged_holds { p.must_fire(model).into_iter().map(String::from).collect() } else { Vec::new() };
+    let never_fired = if measured {
+        report.coverage.iter().filter(|c| c.fired == 0).map(|c| c.class.clone()).collect()
+    } else {
+        Vec::new()
+    };
     let unwitnessed = properties
         .iter()
         .filter(|p| p.kind == Kind::Example && p.verdict != Verdict::Witnessed)

@@ -50,7 +50,8 @@ where
     let start = Instant::now();
     let bounds: &Bounds = &opts.bounds;
     let mut builder = model.clone().checker().threads(opts.threads.max(1));
-    let hunted: BTreeSet<&'static str> = props.iter().filter(|p| hunt.iter().any(|h| h == p.name)).map(|p| p.name).collect();
+    let hunted: BTreeSet<&'static str> =
+        props.iter().filter(|p| hunt.iter().any(|h| h == p.name)).map(|p| p.name).collect();
     if !hunted.is_empty() {
         builder = builder.finish_when(HasDiscoveries::AllOf(hunted.clone()));
     }

@@ -35,7 +35,11 @@ fn result(o: &Outcome) -> &'static str {
         "no expect"
     } else if o.as_expected() {
         "as expected"
-    } else if o.mismatches().iter().all(|m| matches!(m, crate::runner::Mismatch::Verdict { found: Verdict::Unknown, .. })) {
+    } else if o
+        .mismatches()
+        .iter()
+        .all(|m| matches!(m, crate::runner::Mismatch::Verdict { found: Verdict::Unknown, .. }))
+    {
         "NOT ESTABLISHED"
     } else {
         "MISMATCH"
@@ -80,10 +84,16 @@ pub fn table(outcomes: &[Outcome], verbose: bool) -> String {
             writeln!(out, "{pad}traces: {}", files.join(", ")).unwrap();
         }
         for p in o.properties.iter().filter(|p| p.trace_error.is_some()) {
-            writeln!(out, "{pad}no trace of {}: {}", short(&p.property), p.trace_error.as_deref().unwrap_or("")).unwrap();
+            writeln!(out, "{pad}no trace of {}: {}", short(&p.property), p.trace_error.as_deref().unwrap_or(""))
+                .unwrap();
         }
         if o.exhaustive && !o.coverage.is_empty() && (verbose || !o.never_fired.is_empty()) {
-            let fired: Vec<String> = o.coverage.iter().filter(|c| c.fired > 0).map(|c| format!("{} {}/{}", c.class, c.fired, c.new_states)).collect();
+            let fired: Vec<String> = o
+                .coverage
+                .iter()
+                .filter(|c| c.fired > 0)
+                .map(|c| format!("{} {}/{}", c.class, c.fired, c.new_states))
+                .collect();
             if verbose {
                 writeln!(out, "{pad}coverage (fired/new states): {}", fired.join(", ")).unwrap();
             }
@@ -149,5 +159,8 @@ pub fn json(outcomes: &[Outcome]) -> String {
 
 /// Is `e` the verdict a property of `kind` can be expected to reach? (Registry sanity.)
 pub fn expectable(kind: Kind, e: Expect) -> bool {
-    matches!((kind, e), (Kind::Example, Expect::Witnessed) | (Kind::Safety | Kind::Liveness, Expect::Holds | Expect::Violated))
+    matches!(
+        (kind, e),
+        (Kind::Example, Expect::Witnessed) | (Kind::Safety | Kind::Liveness, Expect::Holds | Expect::Violated)
+    )
 }

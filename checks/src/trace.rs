@@ -106,16 +106,28 @@ impl Trace {
     /// format version first.
     pub fn from_json(path: &str, text: &str) -> Result<Trace, Error> {
         let bad = |reason: String| Error::BadTrace { path: path.into(), reason };
-        let value: serde_json::Value = serde_json::from_str(strip_snapshot_header(text)).map_err(|e| bad(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(strip_snapshot_header(text)).map_err(|e| bad(e.to_string()))?;
         if !value.is_object() {
             return Err(bad("a trace is a JSON object".into()));
         }
-        let version = value.get("format_version").and_then(|v| v.as_u64()).ok_or_else(|| bad("no `format_version` field".into()))?;
+        let version = value
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| bad("no `format_version` field".into()))?;
         if version == 1 {
-            return Err(Error::OldTrace { path: path.into(), expected: FORMAT_VERSION, regenerate: regenerate_v1(&value) });
+            return Err(Error::OldTrace {
+                path: path.into(),
+                expected: FORMAT_VERSION,
+                regenerate: regenerate_v1(&value),
+            });
         }
         if version != FORMAT_VERSION as u64 {
-            return Err(Error::TraceVersion { path: path.into(), found: version.min(u32::MAX as u64) as u32, expected: FORMAT_VERSION });
+            return Err(Error::TraceVersion {
+                path: path.into(),
+                found: version.min(u32::MAX as u64) as u32,
+                expected: FORMAT_VERSION,
+            });
         }
         let trace: Trace = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         trace.check_shape().map_err(bad)?;
@@ -148,7 +160,8 @@ impl Trace {
             return Err(Error::TooLarge { path: path.into(), size, limit: MAX_TRACE_BYTES });
         }
         let bytes = std::fs::read(path).map_err(io)?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::BadTrace { path: path.into(), reason: "not UTF-8 text".into() })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::BadTrace { path: path.into(), reason: "not UTF-8 text".into() })?;
         Trace::from_json(path, &text)
     }
 
@@ -189,7 +202,10 @@ mod tests {
                     "faults": ["B1"], "mode": "Safety", "property": "S3 frontier soundness", "steps": []}"#;
         let e = Trace::from_json("old.json", v1).unwrap_err().to_string();
         assert!(e.contains("older rcopy"), "{e}");
-        assert!(e.contains("rcopy-check trace p --config tiny --variant hardened --mode safety --fault B1 --property 'S3'"), "{e}");
+        assert!(
+            e.contains("rcopy-check trace p --config tiny --variant hardened --mode safety --fault B1 --property 'S3'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -61,8 +61,11 @@ fn bad_trace_files_are_refused() {
     std::fs::write(&old, r#"{"format_version": 999, "steps": []}"#).unwrap();
     rejects(&["replay", old.to_str().unwrap()], "format version 999");
     let empty = tmp("empty.json");
-    std::fs::write(&empty, r#"{"format_version": 1}"#).unwrap();
+    std::fs::write(&empty, r#"{"format_version": 2}"#).unwrap();
     rejects(&["render", empty.to_str().unwrap()], "is not a trace file");
+    let v1 = tmp("v1.json");
+    std::fs::write(&v1, r#"{"format_version": 1, "protocol": "ordering", "config": "tiny"}"#).unwrap();
+    rejects(&["render", v1.to_str().unwrap()], "written by an older rcopy");
 }
 
 #[test]
@@ -94,7 +97,9 @@ fn a_trace_written_by_the_cli_replays_and_renders() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("reproduced"), "{t}");
-    for (format, marker) in [("text", "S3 frontier soundness"), ("mermaid", "sequenceDiagram"), ("dot", "digraph trace")] {
+    for (format, marker) in
+        [("text", "S3 frontier soundness"), ("mermaid", "sequenceDiagram"), ("dot", "digraph trace")]
+    {
         let o = rcopy_check(&["render", f, "--format", format]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         assert!(text(&o).contains(marker), "{format}: {}", text(&o));

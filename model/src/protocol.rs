@@ -76,6 +76,19 @@ pub struct NamedConfig {
     pub toml: &'static str,
 }
 
+/// A gap of the text: a counterexample of a variant as written, with no seeded fault, kept as
+/// a reviewed trace `traces/<protocol>/<name>` beside the seeded faults' ones.
+#[derive(Clone, Debug)]
+pub struct Gap {
+    /// The trace's file name, e.g. `B15`.
+    pub name: &'static str,
+    pub tier: Tier,
+    /// The registered check (by name) whose counterexample it is.
+    pub check: String,
+    pub property: &'static str,
+    pub why: &'static str,
+}
+
 /// A config field, for `rcopy-check list` and error messages.
 #[derive(Clone, Copy, Debug)]
 pub struct Field {
@@ -259,10 +272,15 @@ pub trait Protocol: Send + Sync + 'static {
     fn properties(&self) -> Vec<PropertyInfo>;
 
     /// The model of a config, variant, faults and mode; an error names what is wrong.
-    fn model(&self, config: &Self::Config, variant: &str, faults: &[String], mode: &str) -> Result<Self::Model, String>;
+    fn model(&self, config: &Self::Config, variant: &str, faults: &[String], mode: &str)
+        -> Result<Self::Model, String>;
 
     /// The registered checks of a tier, with their expected verdicts.
     fn checks(&self, tier: Tier) -> Vec<Check>;
+    /// The gaps of the text whose counterexamples are reviewed traces.
+    fn gaps(&self) -> Vec<Gap> {
+        Vec::new()
+    }
     /// The exhaustive runs `make bench` times.
     fn bench(&self) -> Vec<Check>;
 

@@ -4,20 +4,22 @@
 
 use rcopy::fault::FaultSet;
 use rcopy::ordering::{Message, RemoteAddr, StreamId, Ts, Variant};
-use rcopy_checks::registry::{self, Tier};
-use rcopy_checks::runner::{self, Options, Verdict};
-use rcopy_model::ordering::{Action, Config, Envelope, Mode, Node, OrderingModel, Phase, State, Wid};
+use rcopy_checks::explorer::Verdict;
+use rcopy_checks::registry;
+use rcopy_checks::runner::{self, Options};
+use rcopy_checks::Tier;
+use rcopy_model::ordering::{Action, Config, Envelope, Mode, Node, Ordering, OrderingModel, Phase, State, Wid};
 use stateright::{Expectation, Model};
 
 #[test]
 fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
     let check = registry::all(Tier::Tiny)
         .into_iter()
-        .find(|c| c.config == "tiny" && c.variant == Variant::Hardened && c.faults.is_empty() && c.mode == Mode::Safety)
+        .find(|c| c.config == "tiny" && c.variant == "hardened" && c.faults.is_empty() && c.mode == "safety")
         .expect("the tiny tier has a hardened safety check");
-    let outcome = runner::run(&check, &Options::default());
+    let outcome = runner::run(&Ordering, &check, &Options::default()).expect("the check runs");
     assert!(outcome.exhaustive, "the hardened safety run explores the whole space");
-    let model = runner::model_of(&check);
+    let (model, _) = runner::model_of(&Ordering, &check).expect("the check makes a model");
     let sometimes: Vec<&str> = model
         .properties()
         .into_iter()
@@ -28,11 +30,11 @@ fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
     for p in &sometimes {
         assert_eq!(outcome.verdict(p), Some(Verdict::Witnessed), "`{p}` in {}", check.name());
         let example = outcome.trace(p).unwrap_or_else(|| panic!("`{p}` witnessed without an example"));
-        rcopy_checks::replay::on_model(example).unwrap_or_else(|e| panic!("the example of `{p}`: {e}"));
+        rcopy_checks::replay::on_model(&Ordering, example).unwrap_or_else(|e| panic!("the example of `{p}`: {e}"));
     }
-    for (p, v) in &outcome.verdicts {
-        if !sometimes.contains(&p.as_str()) {
-            assert_eq!(*v, Verdict::Holds, "`{p}` in {}", check.name());
+    for p in &outcome.properties {
+        if !sometimes.contains(&p.property.as_str()) {
+            assert_eq!(p.verdict, Verdict::Holds, "`{}` in {}", p.property, check.name());
         }
     }
 }
@@ -40,6 +42,7 @@ fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
 /// The tiny world with the hardened protocol, a disaster possible in every state.
 fn tiny_hardened() -> OrderingModel {
     OrderingModel::new(Config::named("tiny").expect("tiny exists"), Variant::Hardened, FaultSet::NONE, Mode::Safety)
+        .expect("tiny is a valid config")
 }
 
 /// Take `action`, which must be enabled, and return the state it leads to.
@@ -110,7 +113,7 @@ struct Run {
 impl Run {
     fn new() -> Run {
         let model = tiny_hardened();
-        let t = &model.config.topology;
+        let t = &model.topology;
         let (s0, s1) = (t.stream_of(0).unwrap(), t.stream_of(1).unwrap());
         assert_eq!((s0.lds, s0.rds, s1.lds, s1.rds), (0, 0, 1, 1), "tiny: LDS0 -> RDS0 and LDS1 -> RDS1");
         Run { model, s0, s1 }
@@ -136,17 +139,20 @@ impl Run {
         assert!(s.ghost.has_arrived(0) && s.ghost.has_arrived(1));
         s = deliver(m, &s, Node::Lds(0), is_ack);
         s = deliver(m, &s, Node::Lds(1), is_ack);
-        assert!(s.senders.iter().all(|l| l.streams.iter().all(|st| st.entries.is_empty())), "both writes released");
+        assert!(
+            s.roles.senders.iter().all(|l| l.streams.iter().all(|st| st.entries.is_empty())),
+            "both writes released"
+        );
         s = step(m, &s, Action::Report { rds: 0 });
         s = step(m, &s, Action::Report { rds: 1 });
         s = deliver(m, &s, Node::Master, |msg| matches!(msg, Message::Report { rds: 0, .. }));
-        assert_eq!(s.master.max_granted, None, "the master waits for every slave");
+        assert_eq!(s.roles.master.max_granted, None, "the master waits for every slave");
         s = deliver(m, &s, Node::Master, is_report);
-        assert_eq!(s.master.max_granted, Some(ts0), "the limit is the earliest frontier");
+        assert_eq!(s.roles.master.max_granted, Some(ts0), "the limit is the earliest frontier");
         s = deliver(m, &s, Node::Rds(0), is_limit);
         s = deliver(m, &s, Node::Rds(1), is_limit);
         assert!(s.net.is_empty(), "nothing left in flight: {:?}", s.net);
-        assert_eq!(s.receivers.iter().map(|r| r.limit).collect::<Vec<_>>(), vec![Some(ts0); 2]);
+        assert_eq!(s.roles.receivers.iter().map(|r| r.limit).collect::<Vec<_>>(), vec![Some(ts0); 2]);
         s
     }
 
@@ -154,7 +160,7 @@ impl Run {
         let after = step(&self.model, s, Action::Takeover);
         assert_eq!(after.phase, Phase::TakenOver);
         assert!(!after.ghost.bad_takeover, "the takeover image is the history cut");
-        assert!(after.receivers.iter().all(|r| r.cache.is_empty()), "takeover drains or discards every cache");
+        assert!(after.roles.receivers.iter().all(|r| r.cache.is_empty()), "takeover drains or discards every cache");
         assert!(after.net.is_empty());
         let mut enabled = Vec::new();
         self.model.actions(&after, &mut enabled);
@@ -173,7 +179,7 @@ fn takeover_after_one_round_keeps_the_prefix_at_the_limit() {
     let run = Run::new();
     let before = run.first_round();
     let after = run.takeover(&before);
-    let lmax = after.master.max_granted;
+    let lmax = after.roles.master.max_granted;
     assert_eq!(lmax, Some(Ts::new(1, 0)));
     // w0 (ts 1.0) is at or before the limit and destaged at RDS0; w1 (ts 2.1) is not, and RDS1
     // discards it: the remote is the local history as it was at time 1.
@@ -201,13 +207,13 @@ fn takeover_after_a_heartbeat_round_keeps_both_writes() {
     s = step(m, &s, Action::Report { rds: 0 });
     s = deliver(m, &s, Node::Master, is_report);
     let ts1 = s.ghost.writes[1].ts;
-    assert_eq!(s.master.max_granted, Some(ts1), "the limit is now RDS1's frontier, w1's stamp");
+    assert_eq!(s.roles.master.max_granted, Some(ts1), "the limit is now RDS1's frontier, w1's stamp");
     s = deliver(m, &s, Node::Rds(0), is_limit);
     s = deliver(m, &s, Node::Rds(1), is_limit);
     assert!(s.net.is_empty(), "nothing left in flight: {:?}", s.net);
     // The disaster strikes before RDS1 destages: the takeover drains w1.
     let after = run.takeover(&s);
-    let lmax = after.master.max_granted;
+    let lmax = after.roles.master.max_granted;
     assert_eq!(after.ghost.image, vec![(UNIT0, 0), (UNIT1, 1)]);
     assert_eq!(after.ghost.image, cut(&after, lmax));
     assert_eq!(after.ghost.destaged, vec![vec![0], vec![1]]);
@@ -229,23 +235,23 @@ fn takeover_between_two_writes_to_one_position_keeps_the_older() {
     s = deliver(m, &s, Node::Rds(0), |msg| matches!(msg, Message::Data(p) if p.seq == 0));
     s = step(m, &s, Action::Report { rds: 0 });
     s = deliver(m, &s, Node::Master, is_report);
-    assert_eq!(s.master.max_granted, None, "RDS1 has received nothing and has not reported");
+    assert_eq!(s.roles.master.max_granted, None, "RDS1 has received nothing and has not reported");
     // Stream 1 is idle: after the clock ticks it sends a heartbeat, and RDS1 can report.
     s = step(m, &s, Action::Tick);
     s = step(m, &s, Action::Heartbeat { stream: run.s1 });
     s = deliver(m, &s, Node::Rds(1), is_data);
     s = step(m, &s, Action::Report { rds: 1 });
     s = deliver(m, &s, Node::Master, is_report);
-    assert_eq!(s.master.max_granted, Some(ts0), "RDS0's frontier, w0, is the earlier report");
+    assert_eq!(s.roles.master.max_granted, Some(ts0), "RDS0's frontier, w0, is the earlier report");
     s = deliver(m, &s, Node::Rds(0), is_limit);
     s = deliver(m, &s, Node::Rds(1), is_limit);
     // w1 arrives after the limit was granted: cached at RDS0, beyond the limit.
     s = deliver(m, &s, Node::Rds(0), |msg| matches!(msg, Message::Data(p) if p.seq == 1));
     assert!(s.ghost.has_arrived(1));
-    assert_eq!(s.receivers[0].cache.len(), 2);
+    assert_eq!(s.roles.receivers[0].cache.len(), 2);
     let after = run.takeover(&s);
-    assert_eq!(after.master.max_granted, Some(ts0));
+    assert_eq!(after.roles.master.max_granted, Some(ts0));
     assert_eq!(after.ghost.image, vec![(UNIT0, 0)], "the image holds w0: w1 is after the cut");
-    assert_eq!(after.ghost.image, cut(&after, after.master.max_granted));
+    assert_eq!(after.ghost.image, cut(&after, after.roles.master.max_granted));
     assert_eq!(after.ghost.destaged, vec![vec![0], vec![]]);
 }

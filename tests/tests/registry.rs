@@ -1,128 +1,88 @@
-//! Every registered check of the tiny tier runs and meets its expectations, and the registry
-//! itself has the shape the note asks for: one hunting check per seeded fault, every `always`
-//! and `eventually` property shown to fail somewhere, the hardened protocol expected to hold.
+//! Every registered check of the tiny tier runs and meets its expectations, and every
+//! protocol's registry has the shape the engine asks of it: one hunting check per seeded fault,
+//! every `always` and `eventually` property shown to fail somewhere, expectations that name
+//! properties the model has; and a model in which nothing happens does not pass.
 
-use rcopy::ordering::{Fault, Variant};
-use rcopy_checks::registry::{self, Check, Expect, Tier};
-use rcopy_checks::runner::{self, Options, Outcome, Verdict};
-use rcopy_model::ordering::{properties, Mode};
-use stateright::Expectation;
+use rcopy_checks::explorer::Verdict;
+use rcopy_checks::registry::{self, Registered};
+use rcopy_checks::runner::{Mismatch, Options, Outcome};
+use rcopy_checks::{protocols, summary, Check, Expect, Kind, Tier};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-/// Run check `index` of the tiny tier and assert it is as expected.
-fn run_tiny(index: usize) -> Outcome {
-    let checks = registry::all(Tier::Tiny);
-    let check =
-        checks.get(index).unwrap_or_else(|| panic!("the tiny tier has no check {index} (it has {})", checks.len()));
-    let outcome = runner::run(check, &Options::default());
-    assert!(
-        outcome.as_expected(),
-        "check {} ({}) is not as expected: mismatches (property, expected, found) {:?}",
-        check.name(),
-        check.why,
-        outcome.mismatches()
-    );
-    outcome
+fn run(check: &Check) -> Outcome {
+    registry::find(&check.protocol)
+        .and_then(|p| p.run(check, &Options::default()))
+        .unwrap_or_else(|e| panic!("{}: {e}", check.name()))
 }
 
-/// One `#[test]` per check of the tiny tier, so that the harness runs them in parallel and a
-/// failure names its check. `TESTED` is how many there are; `the_tests_cover_the_tiny_tier`
-/// fails when the registry grows and this list does not.
-macro_rules! per_check {
-    ($($name:ident => $index:expr),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                run_tiny($index);
-            }
-        )*
-        const TESTED: &[usize] = &[$($index),*];
-    };
-}
-
-per_check! {
-    check_00 => 0,
-    check_01 => 1,
-    check_02 => 2,
-    check_03 => 3,
-    check_04 => 4,
-    check_05 => 5,
-    check_06 => 6,
-    check_07 => 7,
-    check_08 => 8,
-    check_09 => 9,
-    check_10 => 10,
-    check_11 => 11,
-    check_12 => 12,
-    check_13 => 13,
-    check_14 => 14,
-    check_15 => 15,
-    check_16 => 16,
-    check_17 => 17,
-    check_18 => 18,
-    check_19 => 19,
-    check_20 => 20,
-    check_21 => 21,
-}
-
+/// Every check of the tiny tier, every protocol's, run on as many threads as the machine has:
+/// each must meet its expectations. A failure names every check that did not.
 #[test]
-fn the_tests_cover_the_tiny_tier() {
+fn every_tiny_check_is_as_expected() {
     let checks = registry::all(Tier::Tiny);
-    let tested: BTreeSet<usize> = TESTED.iter().copied().collect();
-    assert_eq!(tested.len(), TESTED.len(), "an index is tested twice");
-    assert_eq!(
-        tested,
-        (0..checks.len()).collect(),
-        "add a `check_NN => NN` line per check: the tiny tier has {} checks",
-        checks.len()
-    );
+    assert!(!checks.is_empty());
     let names: BTreeSet<String> = checks.iter().map(Check::name).collect();
     assert_eq!(names.len(), checks.len(), "two checks share a name: {names:?}");
-}
-
-fn fault_checks(tier: Tier, fault: Fault) -> Vec<Check> {
-    registry::all(tier).into_iter().filter(|c| c.faults.contains(&fault)).collect()
-}
-
-/// The `always` and `eventually` properties of the model (the liveness mode has them all).
-fn judged_properties() -> Vec<&'static str> {
-    properties::all(Mode::Liveness)
-        .into_iter()
-        .filter(|p| !matches!(p.expectation, Expectation::Sometimes))
-        .map(|p| p.name)
-        .collect()
-}
-
-#[test]
-fn each_fault_has_exactly_one_hunting_check_per_tier() {
-    for tier in [Tier::Tiny, Tier::Standard] {
-        for fault in Fault::ALL {
-            let checks = fault_checks(tier, fault);
-            let hunting: Vec<&Check> = checks.iter().filter(|c| c.hunts()).collect();
-            assert_eq!(
-                hunting.len(),
-                1,
-                "{tier:?} tier: fault {} has {} checks expecting only violations: {:?}",
-                fault.name(),
-                hunting.len(),
-                hunting.iter().map(|c| c.name()).collect::<Vec<_>>()
-            );
-            let check = hunting[0];
-            let (targets, _) = registry::targets(fault);
-            let (headline, _) = registry::target(fault);
-            assert_eq!(targets.first(), Some(&headline), "{}", fault.name());
-            let expected: Vec<(String, Expect)> = targets.iter().map(|t| (t.to_string(), Expect::Violated)).collect();
-            assert_eq!(check.expect, expected, "{}: it must expect exactly its targets violated", check.name());
-            let target = headline;
-            let mode = if target.starts_with('L') { Mode::Liveness } else { Mode::Safety };
-            assert_eq!(check.mode, mode, "{}: a target `{target}` needs mode {mode:?}", check.name());
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(checks.len());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(check) = checks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let o = run(check);
+                    if !o.as_expected() {
+                        let why: Vec<String> = o.mismatches().iter().map(|m| m.to_string()).collect();
+                        failures.lock().unwrap().push(format!("{} ({}): {}", check.name(), check.why, why.join("; ")));
+                    }
+                }
+            });
         }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "checks not as expected:\n{}", failures.join("\n"));
+}
+
+fn each_protocol(f: impl Fn(&dyn Registered)) {
+    for p in protocols::all() {
+        f(p);
     }
 }
 
 #[test]
+fn each_fault_has_exactly_one_hunting_check_per_tier() {
+    each_protocol(|p| {
+        for tier in Tier::ALL {
+            for fault in p.faults() {
+                let checks: Vec<Check> = p.checks(tier).into_iter().filter(|c| c.faults == [fault.name]).collect();
+                let hunting: Vec<&Check> = checks.iter().filter(|c| c.hunts()).collect();
+                assert_eq!(
+                    hunting.len(),
+                    1,
+                    "{} {tier:?} tier: fault {} has {} checks expecting only violations: {:?}",
+                    p.name(),
+                    fault.name,
+                    hunting.len(),
+                    hunting.iter().map(|c| c.name()).collect::<Vec<_>>()
+                );
+                let expected: Vec<(String, Expect)> =
+                    fault.breaks.iter().map(|t| (t.to_string(), Expect::Violated)).collect();
+                assert_eq!(
+                    hunting[0].expect,
+                    expected,
+                    "{}: it must expect exactly its targets violated",
+                    hunting[0].name()
+                );
+            }
+        }
+    });
+}
+
+#[test]
 fn every_fault_check_switches_on_one_fault() {
-    for tier in [Tier::Tiny, Tier::Standard] {
+    for tier in Tier::ALL {
         for c in registry::all(tier) {
             assert!(c.faults.len() <= 1, "{}: faults are seeded one at a time", c.name());
         }
@@ -130,70 +90,127 @@ fn every_fault_check_switches_on_one_fault() {
 }
 
 #[test]
+fn expectations_name_properties_of_the_model_and_verdicts_they_can_reach() {
+    each_protocol(|p| {
+        let listed: Vec<&str> = p.properties().iter().map(|x| x.name).collect();
+        for tier in Tier::ALL {
+            for c in p.checks(tier) {
+                let props = p.check_properties(&c).unwrap_or_else(|e| panic!("{}: {e}", c.name()));
+                for (name, _) in &props {
+                    assert!(listed.contains(name), "{}: the model's `{name}` is not in the protocol's list", c.name());
+                }
+                for (name, e) in &c.expect {
+                    let (_, kind) = props
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .unwrap_or_else(|| panic!("{}: expects `{name}`, which its model does not have", c.name()));
+                    assert!(summary::expectable(*kind, *e), "{}: `{name}` ({kind:?}) cannot be {e:?}", c.name());
+                }
+            }
+        }
+    });
+}
+
+#[test]
 fn every_property_is_expected_violated_by_some_tiny_check() {
-    let checks = registry::all(Tier::Tiny);
-    let targeted: BTreeSet<&str> = checks
-        .iter()
-        .flat_map(|c| c.expect.iter().filter(|(_, e)| *e == Expect::Violated).map(|(n, _)| n.as_str()))
-        .collect();
-    let props = judged_properties();
-    for p in &props {
+    each_protocol(|p| {
+        let targeted: BTreeSet<String> = p
+            .checks(Tier::Tiny)
+            .iter()
+            .flat_map(|c| c.expect.iter().filter(|(_, e)| *e == Expect::Violated).map(|(n, _)| n.clone()))
+            .collect();
+        let untargeted: Vec<&str> = p
+            .properties()
+            .iter()
+            .filter(|x| x.kind != Kind::Example && !targeted.contains(x.name))
+            .map(|x| x.name)
+            .collect();
         assert!(
-            p.starts_with('S') || p.starts_with('L'),
-            "`{p}`: an always/eventually property's name starts with S or L"
+            untargeted.is_empty(),
+            "{}: no check of the tiny tier expects these violated (every property must be shown to fail): {untargeted:?}",
+            p.name()
         );
-    }
-    let untargeted: Vec<&str> = props.iter().copied().filter(|p| !targeted.contains(p)).collect();
-    assert!(
-        untargeted.is_empty(),
-        "no check of the tiny tier expects these violated (every property must be shown to fail): {untargeted:?}"
-    );
-    for t in &targeted {
-        assert!(props.contains(t), "an expectation names `{t}`, which the model does not have");
-    }
+    });
 }
 
 /// The runs agree with the expectations: each `always`/`eventually` property is found
 /// violated, with a trace, by at least one of the tiny tier's hunting checks.
 #[test]
 fn every_property_is_observed_violated_in_the_tiny_tier() {
-    let mut violated = BTreeSet::new();
-    for check in registry::all(Tier::Tiny).iter().filter(|c| c.hunts()) {
-        let outcome = runner::run(check, &Options::default());
-        assert!(outcome.as_expected(), "{}: {:?}", check.name(), outcome.mismatches());
-        for (n, v) in &outcome.verdicts {
-            if *v == Verdict::Violated {
-                violated.insert(n.clone());
-                assert!(outcome.trace(n).is_some(), "{}: `{n}` violated without a trace", check.name());
+    each_protocol(|p| {
+        let mut violated = BTreeSet::new();
+        for check in p.checks(Tier::Tiny).iter().filter(|c| c.hunts()) {
+            let outcome = run(check);
+            assert!(outcome.as_expected(), "{}: {:?}", check.name(), outcome.mismatches());
+            for r in &outcome.properties {
+                if r.verdict == Verdict::Violated {
+                    violated.insert(r.property.clone());
+                    assert!(
+                        outcome.trace(&r.property).is_some(),
+                        "{}: `{}` violated without a trace",
+                        check.name(),
+                        r.property
+                    );
+                }
             }
         }
-    }
-    let never: Vec<&str> = judged_properties().into_iter().filter(|p| !violated.contains(*p)).collect();
-    assert!(never.is_empty(), "never violated in the tiny tier: {never:?}");
+        let never: Vec<&str> = p
+            .properties()
+            .iter()
+            .filter(|x| x.kind != Kind::Example && !violated.contains(x.name))
+            .map(|x| x.name)
+            .collect();
+        assert!(never.is_empty(), "{}: never violated in the tiny tier: {never:?}", p.name());
+    });
 }
 
+/// A model in which nothing happens does not pass: with no host writes, the hardened check
+/// that expects every property to hold finds them all holding, yet fails, because the actions
+/// that matter never fire.
 #[test]
-fn hardened_checks_expect_every_safety_property_to_hold() {
-    let safety: Vec<&str> = judged_properties().into_iter().filter(|p| p.starts_with('S')).collect();
+fn a_world_where_nothing_happens_fails_its_check() {
+    let mut check = registry::all(Tier::Tiny)
+        .into_iter()
+        .find(|c| {
+            c.protocol == "ordering"
+                && c.config == "tiny"
+                && c.variant == "hardened"
+                && c.mode == "safety"
+                && c.faults.is_empty()
+        })
+        .expect("a hardened safety check");
+    check.sets = vec!["writes=0".into()];
+    let o = run(&check);
+    assert!(o.exhaustive);
+    assert!(!o.as_expected(), "a world without writes passed: {:?}", o.properties);
+    let never: Vec<Mismatch> = o.mismatches().into_iter().filter(|m| matches!(m, Mismatch::NeverFired(_))).collect();
+    assert!(never.contains(&Mismatch::NeverFired("write".into())), "{never:?}");
+    assert!(never.contains(&Mismatch::NeverFired("destage".into())), "{never:?}");
+}
+
+/// Ordering: the hardened protocol is expected to keep every safety property, in both modes
+/// and both tiers, and to destage every write where liveness is judged.
+#[test]
+fn ordering_hardened_checks_expect_every_safety_property_to_hold() {
+    let p = registry::find("ordering").expect("ordering is registered");
+    let safety: Vec<&str> = p.properties().iter().filter(|x| x.kind == Kind::Safety).map(|x| x.name).collect();
     assert_eq!(safety.len(), 12, "S1-S12: {safety:?}");
-    for tier in [Tier::Tiny, Tier::Standard] {
+    for tier in Tier::ALL {
         let hardened: Vec<Check> =
-            registry::all(tier).into_iter().filter(|c| c.variant == Variant::Hardened && c.faults.is_empty()).collect();
-        for mode in Mode::ALL {
-            assert!(hardened.iter().any(|c| c.mode == mode), "{tier:?}: no hardened check in {mode:?} mode");
+            p.checks(tier).into_iter().filter(|c| c.variant == "hardened" && c.faults.is_empty()).collect();
+        for mode in ["safety", "liveness"] {
+            assert!(hardened.iter().any(|c| c.mode == mode), "{tier:?}: no hardened check in {mode} mode");
         }
         for c in &hardened {
-            for p in &safety {
+            for s in &safety {
                 assert!(
-                    c.expect.contains(&(p.to_string(), Expect::Holds)),
-                    "{}: `{p}` is not expected to hold: {:?}",
-                    c.name(),
-                    c.expect
+                    c.expect.contains(&(s.to_string(), Expect::Holds)),
+                    "{}: `{s}` is not expected to hold",
+                    c.name()
                 );
             }
-            // Nothing is expected violated.
             assert!(c.expect.iter().all(|(_, e)| *e != Expect::Violated), "{}", c.name());
-            if c.mode == Mode::Liveness {
+            if c.mode == "liveness" {
                 assert!(c.expect.contains(&("L1 every write destaged".into(), Expect::Holds)), "{}", c.name());
             }
         }

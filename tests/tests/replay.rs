@@ -1,59 +1,44 @@
-//! Every trace stored under `traces/ordering/` replays on the model and on the `rcopy` roles;
-//! a tampered trace does not, and a trace file that is not one is rejected with a clear error.
+//! Every trace stored under `traces/<protocol>/` replays, as it is stored (insta header and
+//! all), on the model and on the protocol's roles; a tampered trace does not, and a file that
+//! is not a trace is rejected with a clear error.
 
-use rcopy_checks::replay;
+use rcopy_checks::registry::{self, Registered};
 use rcopy_checks::trace::{Trace, FORMAT_VERSION};
-use rcopy_checks::Error;
+use rcopy_checks::{protocols, Error};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn trace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces/ordering")
+fn traces_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces")
 }
 
-/// The content of an insta snapshot: everything after its header, i.e. after the second line
-/// that is exactly `---`.
-fn snapshot_body(text: &str) -> &str {
-    let mut rest = text;
-    for _ in 0..2 {
-        let mut found = false;
-        let mut offset = 0;
-        for line in rest.split_inclusive('\n') {
-            offset += line.len();
-            if line.trim_end_matches(['\n', '\r']) == "---" {
-                found = true;
-                break;
-            }
+/// Every stored trace, as (protocol, file name, trace), read as `rcopy-check replay` reads it.
+fn stored_traces() -> Vec<(&'static dyn Registered, String, Trace)> {
+    let mut out = Vec::new();
+    for p in protocols::all() {
+        let dir = traces_root().join(p.name());
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".json.snap")))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = format!("{}/{}", p.name(), f.file_name().unwrap().to_string_lossy());
+            let trace = Trace::read(f.to_str().unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            out.push((p, name, trace));
         }
-        assert!(found, "not an insta snapshot: no header delimited by `---` lines");
-        rest = &rest[offset..];
     }
-    rest
+    out
 }
 
-/// Every stored trace, as (file name, trace).
-fn stored_traces() -> Vec<(String, Trace)> {
-    let dir = trace_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".json.snap")))
-        .collect();
-    files.sort();
-    files
+/// One trace to tamper with: ordering's B1.
+fn sample() -> (&'static dyn Registered, Trace) {
+    stored_traces()
         .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
-            let trace = Trace::from_json(&name, snapshot_body(&text)).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, trace)
-        })
-        .collect()
-}
-
-/// One trace to tamper with: B1's.
-fn sample() -> (String, Trace) {
-    stored_traces().into_iter().find(|(n, _)| n == "B1.json.snap").expect("traces/ordering/B1.json.snap exists")
+        .find(|(_, n, _)| n == "ordering/B1.json.snap")
+        .map(|(p, _, t)| (p, t))
+        .expect("traces/ordering/B1.json.snap exists")
 }
 
 fn tampered(trace: &Trace, f: impl FnOnce(&mut Value)) -> Trace {
@@ -66,50 +51,39 @@ fn tampered(trace: &Trace, f: impl FnOnce(&mut Value)) -> Trace {
 fn every_stored_trace_replays_on_the_model_and_the_roles() {
     let traces = stored_traces();
     let mut failures = Vec::new();
-    for (name, trace) in &traces {
-        match replay::on_model(trace) {
+    for (p, name, trace) in &traces {
+        match p.replay_on_model(trace) {
             Ok(r) => {
-                assert_eq!(r.steps + 1, trace.steps.len(), "{name}");
+                assert_eq!(r.steps, trace.len(), "{name}");
                 assert_eq!(r.property, trace.property, "{name}");
             }
-            Err(e) => failures.push(format!("{name}: on_model: {e}")),
+            Err(e) => failures.push(format!("{name}: on the model: {e}")),
         }
-        match replay::on_roles(trace) {
-            Ok(n) => assert_eq!(n + 1, trace.steps.len(), "{name}"),
-            Err(e) => failures.push(format!("{name}: on_roles: {e}")),
+        match p.replay_on_roles(trace) {
+            Ok(n) => assert_eq!(n, trace.len(), "{name}"),
+            Err(e) => failures.push(format!("{name}: on the roles: {e}")),
         }
+        assert_eq!(registry::find(&trace.protocol).map(|q| q.name()).ok(), Some(p.name()), "{name}");
     }
     assert!(failures.is_empty(), "traces that do not replay:\n{}", failures.join("\n"));
-    assert!(
-        traces.len() >= 16,
-        "only {} traces under {}: run the snapshots test first",
-        traces.len(),
-        trace_dir().display()
-    );
-}
-
-#[test]
-fn the_snapshot_header_is_stripped() {
-    let body = snapshot_body("---\nsource: x.rs\n---\n{\"a\": 1}\n");
-    assert_eq!(body, "{\"a\": 1}\n");
-    let body = snapshot_body("---\r\nsource: x.rs\r\n---\r\n{}");
-    assert_eq!(body, "{}");
+    let ordering = traces.iter().filter(|(p, _, _)| p.name() == "ordering").count();
+    assert!(ordering >= 17, "only {ordering} ordering traces under {}: run `make traces`", traces_root().display());
 }
 
 #[test]
 fn a_tampered_last_state_fails() {
-    let (name, trace) = sample();
-    assert!(replay::on_model(&trace).is_ok(), "{name} replays untouched");
+    let (p, trace) = sample();
+    assert!(p.replay_on_model(&trace).is_ok(), "B1 replays untouched");
     let bad = tampered(&trace, |v| {
         let last = v["steps"].as_array_mut().and_then(|s| s.last_mut()).expect("a trace has steps");
-        let rds0 = last["state"]["receivers"][0].as_object_mut().expect("the last state has receiver 0");
+        let rds0 = last["state"]["roles"]["receivers"][0].as_object_mut().expect("the last state has receiver 0");
         assert!(rds0.contains_key("limit"), "receiver 0 has a `limit` field: {rds0:?}");
         rds0.insert("limit".into(), serde_json::json!({ "time": 99, "lds": 0 }));
     });
     assert_ne!(bad, trace);
-    let err = replay::on_model(&bad).expect_err("a tampered last state must not replay on the model");
+    let err = p.replay_on_model(&bad).expect_err("a tampered last state must not replay on the model");
     assert!(err.contains("other than the recorded one"), "{err}");
-    let err = replay::on_roles(&bad).expect_err("a tampered last state must not replay on the roles");
+    let err = p.replay_on_roles(&bad).expect_err("a tampered last state must not replay on the roles");
     assert!(err.contains("receivers differ"), "{err}");
 }
 
@@ -117,15 +91,13 @@ fn a_tampered_last_state_fails() {
 fn a_trace_with_a_step_removed_fails() {
     // In every stored trace, remove each step between the initial and the last state in turn:
     // the action and the state it led to. What is left must not replay: the next action starts
-    // from a state other than the one it was recorded in. (Removing the last step leaves a
-    // consistent path; it fails only when the trace is minimal, its property first violated
-    // in its last state, which the runner does not guarantee today.)
-    for (name, trace) in stored_traces() {
+    // from a state other than the one it was recorded in.
+    for (p, name, trace) in stored_traces() {
         for k in 1..trace.steps.len() - 1 {
             let mut bad = trace.clone();
             let removed = bad.steps.remove(k);
             assert!(
-                replay::on_model(&bad).is_err(),
+                p.replay_on_model(&bad).is_err(),
                 "{name} without step {k} ({}) still replays on the model",
                 removed.label
             );
@@ -134,23 +106,35 @@ fn a_trace_with_a_step_removed_fails() {
 }
 
 #[test]
-fn a_trace_without_its_actions_is_rejected() {
-    let (_, trace) = sample();
-    let bad = tampered(&trace, |v| v["steps"][1]["action"] = Value::Null);
-    let err = replay::on_model(&bad).expect_err("a step without an action");
-    assert!(err.contains("has no action"), "{err}");
+fn a_forged_action_is_an_error_not_a_panic() {
+    // An action naming a system that does not exist: replay and rendering say so.
+    let (p, trace) = sample();
+    let bad = tampered(&trace, |v| v["steps"][1]["action"] = serde_json::json!({ "Destage": { "rds": 9 } }));
+    assert!(p.replay_on_model(&bad).unwrap_err().contains("not enabled"));
+    let err = p.replay_on_roles(&bad).unwrap_err();
+    assert!(err.contains("RDS9"), "{err}");
+    let bad = tampered(&trace, |v| {
+        v["steps"][1]["state"]["roles"]["receivers"] = serde_json::json!([]);
+        v["steps"][2]["action"] = serde_json::json!({ "Report": { "rds": 7 } });
+    });
+    assert!(p.replay_on_model(&bad).is_err());
+    assert!(p.replay_on_roles(&bad).is_err());
+    for f in rcopy_checks::render::Format::NAMES {
+        let _ = p.render(&bad, rcopy_checks::render::Format::from_name(f).unwrap());
+    }
 }
 
 #[test]
-fn another_format_version_is_rejected() {
-    let (_, trace) = sample();
+fn a_trace_of_another_protocol_or_format_is_refused() {
+    let (p, trace) = sample();
+    let mut other = trace.clone();
+    other.protocol = "journal".into();
+    assert!(p.replay_on_model(&other).unwrap_err().contains("not `ordering`"));
     let mut value = serde_json::to_value(&trace).unwrap();
     value["format_version"] = Value::from(999);
     match Trace::from_json("future.json", &value.to_string()) {
         Err(Error::TraceVersion { path, found, expected }) => {
-            assert_eq!(path, "future.json");
-            assert_eq!(found, 999);
-            assert_eq!(expected, FORMAT_VERSION);
+            assert_eq!((path.as_str(), found, expected), ("future.json", 999, FORMAT_VERSION));
         }
         other => panic!("expected Error::TraceVersion, got {other:?}"),
     }
@@ -158,7 +142,7 @@ fn another_format_version_is_rejected() {
 
 #[test]
 fn garbage_is_rejected() {
-    for text in ["this is not a trace", "", "{\"format_version\": 1}", "{\"steps\": []}", "[1, 2, 3]"] {
+    for text in ["this is not a trace", "", "{\"format_version\": 2}", "{\"steps\": []}", "[1, 2, 3]"] {
         match Trace::from_json("garbage.json", text) {
             Err(Error::BadTrace { path, reason }) => {
                 assert_eq!(path, "garbage.json");

@@ -27,6 +27,9 @@ impl<S, A> Path<S, A> {
     }
 }
 
+/// A symmetry: the representative of a state.
+pub type Represent<'a, S> = &'a (dyn Fn(&S) -> S + Send + Sync);
+
 /// The path whose states fingerprint to `fps` (of their representatives, if `represent` is
 /// given): from the initial state with the first fingerprint, at each step the first action
 /// whose successor has the next one. Real states and real transitions of the model, whatever
@@ -34,7 +37,7 @@ impl<S, A> Path<S, A> {
 pub fn rebuild<M>(
     model: &M,
     fps: &[u64],
-    represent: Option<&(dyn Fn(&M::State) -> M::State + Send + Sync)>,
+    represent: Option<Represent<'_, M::State>>,
 ) -> Result<Path<M::State, M::Action>, String>
 where
     M: Model,
@@ -47,7 +50,11 @@ where
         None => hasher.fingerprint(s),
     };
     let first = *fps.first().ok_or("an empty path")?;
-    let mut cur = model.init_states().into_iter().find(|s| fp(s) == first).ok_or("no initial state has the path's first fingerprint")?;
+    let mut cur = model
+        .init_states()
+        .into_iter()
+        .find(|s| fp(s) == first)
+        .ok_or("no initial state has the path's first fingerprint")?;
     let mut path = Path { states: vec![cur.clone()], actions: Vec::new() };
     let mut actions = Vec::new();
     for (i, &target) in fps.iter().enumerate().skip(1) {

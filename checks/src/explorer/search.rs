@@ -3,7 +3,7 @@
 
 use super::control::{Control, Ended};
 use super::fingerprint::{collision_probability, StableHasher};
-use super::path::rebuild;
+use super::path::{rebuild, Represent};
 use super::table::{Visited, NO_PARENT};
 use super::{ClassCount, Judged, Kind, Report, Strategy, Verdict};
 use rand_core::{RngCore, SeedableRng};
@@ -56,7 +56,6 @@ struct Local<S, A> {
     generated: u64,
 }
 
-type Represent<'a, S> = &'a (dyn Fn(&S) -> S + Send + Sync);
 type Classify<'a, A> = &'a (dyn Fn(&A) -> usize + Send + Sync);
 
 pub(super) struct Search<'a, M: Model> {
@@ -406,7 +405,7 @@ where
                 self.note_depth(node.depth as usize);
                 self.expand(node, l);
                 steps += 1;
-                if steps % 64 == 0 {
+                if steps & 63 == 0 {
                     self.control.counters.queue.store(l.out.len() as u64, Ordering::Relaxed);
                     if self.control.poll() {
                         break;
@@ -484,7 +483,7 @@ where
         let mut trail = vec![fp];
         let mut actions = std::mem::take(&mut l.actions);
         for depth in 1..=max_depth {
-            if depth % 64 == 0 && self.control.poll() {
+            if depth & 63 == 0 && self.control.poll() {
                 break;
             }
             self.model.actions(&cur, &mut actions);

@@ -72,7 +72,10 @@ impl<P: Clone> Receiver<P> {
             rds,
             variant,
             faults,
-            streams: ids.into_iter().map(|id| RecvStream { id, contiguous: None, beyond: Vec::new(), max_ts: None }).collect(),
+            streams: ids
+                .into_iter()
+                .map(|id| RecvStream { id, contiguous: None, beyond: Vec::new(), max_ts: None })
+                .collect(),
             cache: Vec::new(),
             limit: None,
             reported: None,
@@ -166,7 +169,8 @@ impl<P: Clone> Receiver<P> {
 
     /// Fault B1: the longest run of consecutive sequence numbers anywhere in the cache.
     fn longest_run(&self, stream: StreamId) -> Option<(Seq, Ts)> {
-        let mut seqs: Vec<(Seq, Ts)> = self.cache.iter().filter(|c| c.stream == stream).map(|c| (c.seq, c.ts)).collect();
+        let mut seqs: Vec<(Seq, Ts)> =
+            self.cache.iter().filter(|c| c.stream == stream).map(|c| (c.seq, c.ts)).collect();
         seqs.sort();
         seqs.dedup_by_key(|x| x.0);
         let (mut best, mut best_len, mut len) = (None, 0, 0);
@@ -247,7 +251,9 @@ impl<P: Clone> Receiver<P> {
                 .cache
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| streams.iter().any(|s| s.id == c.stream && s.contiguous.is_some_and(|(k, _)| c.seq <= k)))
+                .filter(|(_, c)| {
+                    streams.iter().any(|s| s.id == c.stream && s.contiguous.is_some_and(|(k, _)| c.seq <= k))
+                })
                 .min_by_key(|(_, c)| c.ts)
                 .map(|(k, _)| k);
         }

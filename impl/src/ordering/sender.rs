@@ -20,7 +20,9 @@ pub struct HostWrite<P> {
 pub enum EntryState {
     Unsent,
     /// Sent with this sequence number and waiting for its ack.
-    Sent { seq: Seq },
+    Sent {
+        seq: Seq,
+    },
 }
 
 /// A cache 202 entry: write data 113, addresses 208/209, time stamp 114, and where it stands.
@@ -115,10 +117,7 @@ impl<P: Clone> Sender<P> {
         let i = self.stream_index(write.stream)?;
         let ts = self.stamp(clock);
         if self.fault(Fault::B16) {
-            let same = self.streams[i]
-                .entries
-                .iter_mut()
-                .find(|e| e.addr == write.addr && e.payload.is_some());
+            let same = self.streams[i].entries.iter_mut().find(|e| e.addr == write.addr && e.payload.is_some());
             if let Some(e) = same {
                 e.payload = Some(write.payload);
                 return Ok(Accepted { ts, staged: false, coalesced: true });

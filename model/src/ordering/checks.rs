@@ -93,7 +93,15 @@ struct Registry {
 }
 
 impl Registry {
-    fn add(&mut self, config: &str, variant: Variant, fault: Option<Fault>, mode: Mode, expect: Vec<(String, Expect)>, why: &str) {
+    fn add(
+        &mut self,
+        config: &str,
+        variant: Variant,
+        fault: Option<Fault>,
+        mode: Mode,
+        expect: Vec<(String, Expect)>,
+        why: &str,
+    ) {
         assert!(Config::named(config).is_some(), "ordering registers an unknown config `{config}`");
         self.checks.push(Check {
             protocol: "ordering".into(),

@@ -44,7 +44,10 @@ pub enum Output {
     Accepted(Accepted),
     Published,
     /// A packet to send; `released` under fault B13.
-    Sent { packet: DataPacket<Wid>, released: bool },
+    Sent {
+        packet: DataPacket<Wid>,
+        released: bool,
+    },
     /// The receiver's ack (M2).
     Acked(Message<Wid>),
     /// Whether an ack released an entry.
@@ -54,10 +57,16 @@ pub enum Output {
     LimitStored,
     /// A slave's report, and (synchronous rounds) the limit the master granted on it, which
     /// every slave has already stored.
-    Reported { report: Message<Wid>, granted: Option<Ts> },
+    Reported {
+        report: Message<Wid>,
+        granted: Option<Ts>,
+    },
     Destaged(Destage<Wid>),
     /// The takeover's destages per RDS, in order, and the limit they were drained to.
-    TakenOver { limit: Option<Ts>, destaged: Vec<(RdsId, Destage<Wid>)> },
+    TakenOver {
+        limit: Option<Ts>,
+        destaged: Vec<(RdsId, Destage<Wid>)>,
+    },
 }
 
 fn sender(roles: &mut Roles, lds: LdsId) -> Result<&mut rcopy::ordering::Sender<Wid>, String> {

@@ -94,7 +94,8 @@ impl OrderingModel {
         }
         let Some(w) = d.payload else { return };
         let rec = g.writes[w as usize].clone();
-        let missing = g.writes.iter().enumerate().any(|(v, o)| o.group == rec.group && o.ts < rec.ts && !g.has_arrived(v as Wid));
+        let missing =
+            g.writes.iter().enumerate().any(|(v, o)| o.group == rec.group && o.ts < rec.ts && !g.has_arrived(v as Wid));
         if missing {
             g.missing_predecessor = true;
         }
@@ -191,12 +192,10 @@ impl Model for OrderingModel {
 
     fn init_states(&self) -> Vec<State> {
         let t = &self.topology;
-        let senders = (0..t.lds_count())
-            .map(|l| Sender::new(l, &t.streams_from(l), self.variant, self.faults))
-            .collect();
-        let receivers = (0..t.rds_count())
-            .map(|r| Receiver::new(r, &t.streams_into(r), self.variant, self.faults))
-            .collect();
+        let senders =
+            (0..t.lds_count()).map(|l| Sender::new(l, &t.streams_from(l), self.variant, self.faults)).collect();
+        let receivers =
+            (0..t.rds_count()).map(|r| Receiver::new(r, &t.streams_into(r), self.variant, self.faults)).collect();
         let ghost = Ghost {
             arrived_seqs: t.streams().into_iter().map(|s| (s, 0)).collect(),
             destaged: vec![Vec::new(); t.rds_count() as usize],
@@ -281,7 +280,9 @@ impl Model for OrderingModel {
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         // Guards that need no copy of the state.
         match &action {
-            Action::Lose(env) | Action::Duplicate(env) | Action::Deliver(env) if last.net.binary_search(env).is_err() => {
+            Action::Lose(env) | Action::Duplicate(env) | Action::Deliver(env)
+                if last.net.binary_search(env).is_err() =>
+            {
                 return None
             }
             Action::Lose(_) if last.loss_left == 0 => return None,
@@ -303,7 +304,10 @@ impl Model for OrderingModel {
                 s.ghost.writes.push(WriteRec { pair, group: p.group, stream, addr, ts: accepted.ts });
             }
             (Action::Publish { .. }, Some(Output::Published)) => {}
-            (Action::Send { stream } | Action::Timeout { stream, .. } | Action::Heartbeat { stream }, Some(Output::Sent { packet, released })) => {
+            (
+                Action::Send { stream } | Action::Timeout { stream, .. } | Action::Heartbeat { stream },
+                Some(Output::Sent { packet, released }),
+            ) => {
                 if released && !s.ghost.acked.contains(&(stream, packet.seq)) {
                     s.ghost.bad_release = true;
                 }
@@ -329,7 +333,9 @@ impl Model for OrderingModel {
                         Self::note_arrival(&mut s, &p);
                         Self::send(&mut s, Node::Lds(p.stream.lds), ack);
                     }
-                    (Message::Ack { stream, seq }, Output::Released(_)) => set_insert(&mut s.ghost.acked, (stream, seq)),
+                    (Message::Ack { stream, seq }, Output::Released(_)) => {
+                        set_insert(&mut s.ghost.acked, (stream, seq))
+                    }
                     (Message::Report { .. }, Output::Granted(limit)) => self.granted(&mut s, last, limit),
                     (Message::Limit { ts }, Output::LimitStored) => {
                         let old = last.roles.receivers.get(env_rds(env.dst)?)?.limit;

@@ -58,7 +58,9 @@ impl OrderingModel {
             Action::Write { pair, pos } => {
                 let lds = self.topology.pair(*pair).map_or(0, |p| p.lds);
                 let text = match after.ghost.writes.last() {
-                    Some(w) => format!("write w{} pair {} pos {} -> ts={}", after.ghost.writes.len() - 1, pair, pos, w.ts),
+                    Some(w) => {
+                        format!("write w{} pair {} pos {} -> ts={}", after.ghost.writes.len() - 1, pair, pos, w.ts)
+                    }
                     None => format!("write pair {pair} pos {pos}"),
                 };
                 Event::arrow("Host", format!("LDS{lds}"), text)
@@ -113,7 +115,8 @@ impl OrderingModel {
                         format!("RDS{r} destages {}", ws.join(", "))
                     })
                     .collect();
-                let destaged: usize = after.ghost.destaged.iter().zip(&before.ghost.destaged).map(|p| grown(p).len()).sum();
+                let destaged: usize =
+                    after.ghost.destaged.iter().zip(&before.ghost.destaged).map(|p| grown(p).len()).sum();
                 let cached: usize = before.roles.receivers.iter().map(|r| r.cache.len()).sum();
                 note(
                     "Master".into(),
@@ -141,21 +144,41 @@ impl OrderingModel {
                         format!("{what}@{}:{:?}", e.ts, e.state)
                     })
                     .collect();
-                out.push(format!("LDS{} {}: next seq {}, pending [{}]", snd.lds, st.id, st.next_seq, entries.join(", ")));
+                out.push(format!(
+                    "LDS{} {}: next seq {}, pending [{}]",
+                    snd.lds,
+                    st.id,
+                    st.next_seq,
+                    entries.join(", ")
+                ));
             }
         }
         for r in &s.roles.receivers {
             let fr: Vec<String> = r
                 .streams
                 .iter()
-                .map(|st| format!("{} frontier {}", st.id, r.frontier(st.id).map_or("-inf".into(), |(k, t)| format!("#{k}@{t}"))))
+                .map(|st| {
+                    format!(
+                        "{} frontier {}",
+                        st.id,
+                        r.frontier(st.id).map_or("-inf".into(), |(k, t)| format!("#{k}@{t}"))
+                    )
+                })
                 .collect();
             let cache: Vec<String> = r
                 .cache
                 .iter()
-                .map(|c| format!("{}#{}@{}:{}", c.stream, c.seq, c.ts, c.payload.map_or("hb".into(), |w| format!("w{w}"))))
+                .map(|c| {
+                    format!("{}#{}@{}:{}", c.stream, c.seq, c.ts, c.payload.map_or("hb".into(), |w| format!("w{w}")))
+                })
                 .collect();
-            out.push(format!("RDS{}: limit {}, {}, cache [{}]", r.rds, fmt_limit(r.limit), fr.join(", "), cache.join(", ")));
+            out.push(format!(
+                "RDS{}: limit {}, {}, cache [{}]",
+                r.rds,
+                fmt_limit(r.limit),
+                fr.join(", "),
+                cache.join(", ")
+            ));
         }
         out.push(format!("Master: granted {}", fmt_limit(s.roles.master.max_granted)));
         let h: Vec<String> = s

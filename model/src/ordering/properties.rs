@@ -123,7 +123,8 @@ fn s8(_: &OrderingModel, s: &State) -> bool {
             let w = w as Wid;
             Some(rec.ts) > lmax
                 || (g.has_arrived(w)
-                    && (g.is_destaged(w) || s.roles.receivers.iter().any(|r| r.cache.iter().any(|c| c.payload == Some(w)))))
+                    && (g.is_destaged(w)
+                        || s.roles.receivers.iter().any(|r| r.cache.iter().any(|c| c.payload == Some(w)))))
         });
     a && b && !g.bad_takeover
 }
@@ -168,7 +169,8 @@ fn s12(_: &OrderingModel, s: &State) -> bool {
 fn out_of_order(_: &OrderingModel, s: &State) -> bool {
     s.roles.receivers.iter().any(|r| {
         r.cache.iter().any(|c| {
-            let next = r.streams.iter().find(|st| st.id == c.stream).and_then(|st| st.contiguous).map_or(0, |(k, _)| k + 1);
+            let next =
+                r.streams.iter().find(|st| st.id == c.stream).and_then(|st| st.contiguous).map_or(0, |(k, _)| k + 1);
             c.seq > next
         })
     })
@@ -181,9 +183,10 @@ fn limit_blocks(_: &OrderingModel, s: &State) -> bool {
 /// N1: the union of the remote images is not a time-stamp prefix of the history.
 fn n1(_: &OrderingModel, s: &State) -> bool {
     let g = &s.ghost;
-    g.destaged.iter().flatten().any(|&w| {
-        g.writes.iter().enumerate().any(|(v, rec)| rec.ts < ts_of(s, w) && !g.is_destaged(v as Wid))
-    })
+    g.destaged
+        .iter()
+        .flatten()
+        .any(|&w| g.writes.iter().enumerate().any(|(v, rec)| rec.ts < ts_of(s, w) && !g.is_destaged(v as Wid)))
 }
 
 /// N2: the remote image differs from the local one (asynchronous copy: RPO > 0).

@@ -5,7 +5,7 @@ use super::config::{self, Config, Mode};
 use super::model::{Action, OrderingModel};
 use super::properties;
 use super::state::State;
-use crate::protocol::{Check, Event, Fairness, FaultInfo, Field, Kind, NamedConfig, PropertyInfo, Protocol, Tier};
+use crate::protocol::{Check, Event, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, PropertyInfo, Protocol, Tier};
 use rcopy::fault::FaultSet;
 use rcopy::ordering::{Fault, Message, Variant};
 
@@ -103,6 +103,25 @@ impl Protocol for Ordering {
 
     fn checks(&self, tier: Tier) -> Vec<Check> {
         checks::checks(tier)
+    }
+
+    fn gaps(&self) -> Vec<Gap> {
+        vec![
+            Gap {
+                name: "B15",
+                tier: Tier::Tiny,
+                check: "ordering/tiny/faithful/liveness".into(),
+                property: checks::L1,
+                why: "no heartbeat: an idle stream pins the limit, so a write is never destaged",
+            },
+            Gap {
+                name: "faithful-duplicate",
+                tier: Tier::Standard,
+                check: "ordering/standard/faithful/safety".into(),
+                property: checks::S10,
+                why: "step 800 stores a duplicate packet, which is destaged again over newer data",
+            },
+        ]
     }
 
     fn bench(&self) -> Vec<Check> {
