@@ -54,7 +54,13 @@ struct Local<S, A> {
     fired: Vec<u64>,
     new: Vec<u64>,
     generated: u64,
+    /// New states not yet added to the shared count.
+    unflushed: u64,
 }
+
+/// New states a worker counts before it adds them to the shared count (and checks the state
+/// bound): a shared counter written on every insert would have the threads fight over it.
+const FLUSH_EVERY: u64 = 16;
 
 type Classify<'a, A> = &'a (dyn Fn(&A) -> usize + Send + Sync);
 
@@ -77,6 +83,7 @@ pub(super) struct Search<'a, M: Model> {
     fired: Vec<AtomicU64>,
     new: Vec<AtomicU64>,
     generated: AtomicU64,
+    unique: AtomicU64,
     depth: AtomicUsize,
     truncated: AtomicBool,
 }
@@ -128,6 +135,7 @@ where
             fired: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             new: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             generated: AtomicU64::new(0),
+            unique: AtomicU64::new(0),
             depth: AtomicUsize::new(0),
             truncated: AtomicBool::new(false),
         }
@@ -141,10 +149,31 @@ where
             fired: vec![0; self.classes + 1],
             new: vec![0; self.classes + 1],
             generated: 0,
+            unflushed: 0,
         }
     }
 
-    fn merge(&self, l: Local<M::State, M::Action>) {
+    /// A worker stored a new state: count it, and now and then add the count to the shared one
+    /// and check the state bound.
+    #[inline]
+    fn count_new(&self, l: &mut Local<M::State, M::Action>) {
+        l.unflushed += 1;
+        if l.unflushed >= FLUSH_EVERY {
+            self.flush(l);
+        }
+    }
+
+    fn flush(&self, l: &mut Local<M::State, M::Action>) {
+        if l.unflushed > 0 {
+            let unique = self.unique.fetch_add(l.unflushed, Ordering::Relaxed) + l.unflushed;
+            l.unflushed = 0;
+            self.control.count_unique(unique);
+            self.control.counters.unique.store(unique, Ordering::Relaxed);
+        }
+    }
+
+    fn merge(&self, mut l: Local<M::State, M::Action>) {
+        self.flush(&mut l);
         for (k, n) in l.fired.iter().enumerate() {
             self.fired[k].fetch_add(*n, Ordering::Relaxed);
         }
@@ -259,21 +288,21 @@ where
 
     /// The initial states, stored and judged, in chunks.
     fn initial(&self) -> Vec<Vec<Node<M::State>>> {
-        let mut hasher = StableHasher::default();
+        let mut l = self.local();
         let mut nodes = Vec::new();
         for s in self.model.init_states() {
             if !self.model.within_boundary(&s) {
                 continue;
             }
             let s = self.represent(s);
-            let fp = hasher.fingerprint(&s);
-            if let Some(unique) = self.table.insert(fp, NO_PARENT) {
-                self.control.count_unique(unique);
-                self.control.counters.unique.store(unique, Ordering::Relaxed);
+            let fp = l.hasher.fingerprint(&s);
+            if self.table.insert(fp, NO_PARENT) {
+                self.count_new(&mut l);
                 let pending = self.judge(&s, fp, 0, self.all_pending, true);
                 nodes.push(Node { state: s, fp, pending, depth: 0 });
             }
         }
+        self.merge(l);
         let mut chunks = Vec::new();
         while !nodes.is_empty() {
             let rest = nodes.split_off(nodes.len().min(CHUNK));
@@ -306,9 +335,9 @@ where
             l.fired[class] += 1;
             let next = self.represent(next);
             let fp = l.hasher.fingerprint(&next);
-            if let Some(unique) = self.table.insert(fp, node.fp) {
+            if self.table.insert(fp, node.fp) {
                 l.new[class] += 1;
-                self.control.count_unique(unique);
+                self.count_new(l);
                 let pending = self.judge(&next, fp, depth, node.pending, true);
                 l.out.push(Node { state: next, fp, pending, depth: depth as u32 });
             }
@@ -322,7 +351,6 @@ where
     fn note_depth(&self, depth: usize) {
         self.depth.fetch_max(depth, Ordering::Relaxed);
         self.control.counters.depth.fetch_max(depth, Ordering::Relaxed);
-        self.control.counters.unique.store(self.table.len(), Ordering::Relaxed);
     }
 
     /// Breadth-first, one level at a time: every state of depth d is expanded before any of
@@ -343,14 +371,17 @@ where
             let current = Mutex::new(level);
             let next: Mutex<Vec<Vec<Node<M::State>>>> = Mutex::new(Vec::new());
             self.parallel(threads, |l| {
-                while let Some(chunk) = lock(&current).pop() {
+                loop {
+                    // Not `while let`: the guard would live through the loop body.
+                    let chunk = lock(&current).pop();
+                    let Some(chunk) = chunk else { break };
                     for node in chunk {
                         self.expand(node, l);
                         if l.out.len() >= CHUNK {
                             lock(&next).push(std::mem::replace(&mut l.out, Vec::with_capacity(CHUNK)));
                         }
                     }
-                    self.control.counters.unique.store(self.table.len(), Ordering::Relaxed);
+                    self.flush(l);
                     if self.control.poll() {
                         break;
                     }
@@ -508,11 +539,11 @@ where
             let next = self.represent(next);
             let next_fp = l.hasher.fingerprint(&next);
             let new = self.table.insert(next_fp, fp);
-            if let Some(unique) = new {
+            if new {
                 l.new[class] += 1;
-                self.control.count_unique(unique);
+                self.count_new(l);
             }
-            pending = self.judge(&next, next_fp, depth, pending, new.is_some());
+            pending = self.judge(&next, next_fp, depth, pending, new);
             self.note_depth(depth);
             trail.push(next_fp);
             cur = next;
@@ -568,7 +599,8 @@ where
         if coverage.last().is_some_and(|c| c.fired == 0) {
             coverage.pop();
         }
-        let unique = self.table.len();
+        let unique = self.unique.load(Ordering::Relaxed);
+        debug_assert_eq!(unique, self.table.len());
         let generated = self.generated.load(Ordering::Relaxed);
         Report {
             strategy,

@@ -5,9 +5,9 @@
 //! shard bits sit where hashbrown looks at neither for the bucket (low bits) nor for its
 //! control byte (top 7 bits), so every shard's table stays evenly spread.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The parent of an initial state.
@@ -39,15 +39,19 @@ impl Hasher for Identity {
 
 type Map = HashMap<u64, u64, BuildHasherDefault<Identity>>;
 
+/// A shard on cache lines of its own: two threads locking neighbouring shards must not fight
+/// over one line.
+#[repr(align(128))]
+struct Shard(Mutex<Map>);
+
 /// Fingerprint -> parent fingerprint, for every state found.
 pub struct Visited {
-    shards: Box<[Mutex<Map>]>,
-    len: AtomicU64,
+    shards: Box<[Shard]>,
 }
 
 impl Default for Visited {
     fn default() -> Visited {
-        Visited { shards: (0..SHARDS).map(|_| Mutex::new(Map::default())).collect(), len: AtomicU64::new(0) }
+        Visited { shards: (0..SHARDS).map(|_| Shard(Mutex::new(Map::default()))).collect() }
     }
 }
 
@@ -56,20 +60,20 @@ impl Visited {
         let i = (fp >> SHARD_SHIFT) as usize % SHARDS;
         // A poisoned shard means an explorer thread panicked mid-insert; the map itself is
         // intact (an insert either happened or not), so carry on with it.
-        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[i].0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Record `fp`, reached from `parent`. If it is new, the number of states now recorded;
-    /// `None` if it was there already (the first parent recorded stays).
+    /// Record `fp`, reached from `parent`: true if it is new (if not, the first parent
+    /// recorded stays).
     #[inline]
-    pub fn insert(&self, fp: u64, parent: u64) -> Option<u64> {
-        let mut shard = self.shard(fp);
-        if shard.contains_key(&fp) {
-            return None;
+    pub fn insert(&self, fp: u64, parent: u64) -> bool {
+        match self.shard(fp).entry(fp) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(parent);
+                true
+            }
         }
-        shard.insert(fp, parent);
-        drop(shard);
-        Some(self.len.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
     /// The parent recorded for `fp`: [`NO_PARENT`] for an initial state, `None` if not found.
@@ -81,9 +85,9 @@ impl Visited {
         self.shard(fp).contains_key(&fp)
     }
 
-    /// States recorded.
+    /// States recorded (locks every shard in turn: not for a hot loop).
     pub fn len(&self) -> u64 {
-        self.len.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.0.lock().unwrap_or_else(|e| e.into_inner()).len() as u64).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,7 +100,7 @@ impl Visited {
         self.shards
             .iter()
             .map(|s| {
-                let cap = s.lock().unwrap_or_else(|e| e.into_inner()).capacity() as u64;
+                let cap = s.0.lock().unwrap_or_else(|e| e.into_inner()).capacity() as u64;
                 // hashbrown keeps at most 7/8 of its buckets full, in power-of-two tables.
                 let buckets = if cap == 0 { 0 } else { (cap * 8 / 7).next_power_of_two() };
                 buckets * per_bucket
@@ -108,6 +112,7 @@ impl Visited {
     /// link is missing or the chain is longer than the number of states (a cycle of parents,
     /// which only a fingerprint collision could make).
     pub fn chain(&self, fp: u64) -> Option<Vec<u64>> {
+        let len = self.len();
         let mut out = vec![fp];
         let mut at = fp;
         loop {
@@ -115,7 +120,7 @@ impl Visited {
             if up == NO_PARENT {
                 break;
             }
-            if out.len() as u64 > self.len() {
+            if out.len() as u64 > len {
                 return None;
             }
             out.push(up);
@@ -133,10 +138,10 @@ mod tests {
     #[test]
     fn insert_once_and_follow_parents() {
         let t = Visited::default();
-        assert_eq!(t.insert(10, NO_PARENT), Some(1));
-        assert_eq!(t.insert(10, 99), None, "a second insert is refused");
-        assert_eq!(t.insert(11, 10), Some(2));
-        assert_eq!(t.insert(12, 11), Some(3));
+        assert!(t.insert(10, NO_PARENT));
+        assert!(!t.insert(10, 99), "a second insert is refused");
+        assert!(t.insert(11, 10));
+        assert!(t.insert(12, 11));
         assert_eq!(t.len(), 3);
         assert_eq!(t.parent(12), Some(11));
         assert_eq!(t.chain(12), Some(vec![10, 11, 12]));
@@ -148,10 +153,10 @@ mod tests {
     fn shards_spread_fingerprints() {
         let t = Visited::default();
         for i in 1..=10_000u64 {
-            assert!(t.insert(super::super::fingerprint::fingerprint(&i), NO_PARENT).is_some());
+            assert!(t.insert(super::super::fingerprint::fingerprint(&i), NO_PARENT));
         }
         assert_eq!(t.len(), 10_000);
-        let busiest = t.shards.iter().map(|s| s.lock().unwrap().len()).max().unwrap();
+        let busiest = t.shards.iter().map(|s| s.0.lock().unwrap().len()).max().unwrap();
         assert!(busiest < 10_000 / SHARDS * 2, "one shard holds {busiest}");
     }
 }

@@ -13,7 +13,7 @@ use rcopy::ordering::{Fault, Message, Variant};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Ordering;
 
-/// The action classes, for coverage and fairness.
+/// The action classes, for coverage and fairness, in the order of [`Class`].
 const CLASSES: &[&str] = &[
     "write",
     "publish",
@@ -32,8 +32,24 @@ const CLASSES: &[&str] = &[
     "takeover",
 ];
 
-fn class(name: &str) -> usize {
-    CLASSES.iter().position(|c| *c == name).expect("a class of CLASSES")
+/// An action class: its index in [`CLASSES`].
+#[derive(Clone, Copy)]
+enum Class {
+    Write,
+    Publish,
+    Send,
+    Resend,
+    Heartbeat,
+    Tick,
+    DeliverData,
+    DeliverAck,
+    DeliverReport,
+    DeliverLimit,
+    Lose,
+    Duplicate,
+    Round,
+    Destage,
+    Takeover,
 }
 
 impl Protocol for Ordering {
@@ -133,25 +149,25 @@ impl Protocol for Ordering {
     }
 
     fn action_class(&self, action: &Action) -> usize {
-        class(match action {
-            Action::Write { .. } => "write",
-            Action::Publish { .. } => "publish",
-            Action::Send { .. } => "send",
-            Action::Timeout { .. } => "resend",
-            Action::Heartbeat { .. } => "heartbeat",
-            Action::Tick => "tick",
+        (match action {
+            Action::Write { .. } => Class::Write,
+            Action::Publish { .. } => Class::Publish,
+            Action::Send { .. } => Class::Send,
+            Action::Timeout { .. } => Class::Resend,
+            Action::Heartbeat { .. } => Class::Heartbeat,
+            Action::Tick => Class::Tick,
             Action::Deliver(e) => match e.msg {
-                Message::Data(_) => "deliver-data",
-                Message::Ack { .. } => "deliver-ack",
-                Message::Report { .. } => "deliver-report",
-                Message::Limit { .. } => "deliver-limit",
+                Message::Data(_) => Class::DeliverData,
+                Message::Ack { .. } => Class::DeliverAck,
+                Message::Report { .. } => Class::DeliverReport,
+                Message::Limit { .. } => Class::DeliverLimit,
             },
-            Action::Lose(_) => "lose",
-            Action::Duplicate(_) => "duplicate",
-            Action::Report { .. } => "round",
-            Action::Destage { .. } => "destage",
-            Action::Takeover => "takeover",
-        })
+            Action::Lose(_) => Class::Lose,
+            Action::Duplicate(_) => Class::Duplicate,
+            Action::Report { .. } => Class::Round,
+            Action::Destage { .. } => Class::Destage,
+            Action::Takeover => Class::Takeover,
+        }) as usize
     }
 
     fn must_fire(&self, model: &OrderingModel) -> Vec<&'static str> {
@@ -205,6 +221,21 @@ impl Protocol for Ordering {
             Some("the master differs from the recorded one".into())
         } else {
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_named_in_order() {
+        assert_eq!(CLASSES.len(), Class::Takeover as usize + 1);
+        assert_eq!(CLASSES[Class::DeliverLimit as usize], "deliver-limit");
+        assert_eq!(CLASSES[Class::Round as usize], "round");
+        for (c, _) in Ordering.fairness() {
+            assert!(CLASSES.contains(&c), "fairness names an unknown class `{c}`");
         }
     }
 }
