@@ -653,6 +653,8 @@ fn explore(select: &Select, port: u16) -> Result<ExitCode, Error> {
     let addr = format!("127.0.0.1:{port}");
     let p = registry::find(&check.protocol)?;
     interrupt_flag();
+    // Say where it serves only once the port is known to be free.
+    std::net::TcpListener::bind(&addr).map_err(|source| Error::Serve { addr: addr.clone(), source })?;
     note(&format!("Explorer for {} on http://{addr}/ (Ctrl-C to stop)", check.name()));
     p.serve(check, &addr)?;
     Ok(ExitCode::SUCCESS)

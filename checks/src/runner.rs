@@ -127,8 +127,15 @@ pub struct Outcome {
 /// Why a check is not as expected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mismatch {
-    Verdict { property: String, expected: Expect, found: Verdict },
+    Verdict {
+        property: String,
+        expected: Expect,
+        found: Verdict,
+    },
     NeverFired(String),
+    /// A check with no expectations whose run did not visit the whole space: it established
+    /// nothing beyond what it found.
+    Incomplete(Ended),
 }
 
 impl std::fmt::Display for Mismatch {
@@ -140,6 +147,7 @@ impl std::fmt::Display for Mismatch {
             Mismatch::NeverFired(c) => {
                 write!(f, "action class `{c}` never fired: the model did less than the check claims")
             }
+            Mismatch::Incomplete(e) => write!(f, "the run {}: what it did not find is not established", e.describe()),
         }
     }
 }
@@ -169,6 +177,9 @@ impl Outcome {
         v.extend(
             self.must_fire.iter().filter(|c| self.never_fired.contains(c)).map(|c| Mismatch::NeverFired(c.clone())),
         );
+        if self.check.expect.is_empty() && !self.exhaustive {
+            v.push(Mismatch::Incomplete(self.ended));
+        }
         v
     }
 

@@ -1,7 +1,7 @@
 //! The verdict table a person reads, and the JSON document a CI reads.
 
 use crate::explorer::{Kind, Verdict};
-use crate::runner::Outcome;
+use crate::runner::{Mismatch, Outcome};
 use rcopy_model::protocol::Expect;
 use serde::Serialize;
 use std::fmt::Write;
@@ -32,25 +32,17 @@ fn verdicts(o: &Outcome, all: bool) -> String {
 
 fn result(o: &Outcome) -> &'static str {
     if o.check.expect.is_empty() {
-        "no expect"
+        if o.exhaustive {
+            "no expect"
+        } else {
+            "INCOMPLETE"
+        }
     } else if o.as_expected() {
         "as expected"
-    } else if o
-        .mismatches()
-        .iter()
-        .all(|m| matches!(m, crate::runner::Mismatch::Verdict { found: Verdict::Unknown, .. }))
-    {
+    } else if o.mismatches().iter().all(|m| matches!(m, Mismatch::Verdict { found: Verdict::Unknown, .. })) {
         "NOT ESTABLISHED"
     } else {
         "MISMATCH"
-    }
-}
-
-fn run_label(o: &Outcome) -> String {
-    match o.ended {
-        crate::explorer::Ended::Exhausted => "exhaustive".into(),
-        crate::explorer::Ended::Hunted => "hunted".into(),
-        e => format!("STOPPED: {}", e.describe().trim_start_matches("stopped ")),
     }
 }
 
@@ -61,19 +53,19 @@ pub fn table(outcomes: &[Outcome], verbose: bool) -> String {
     let width = outcomes.iter().map(|o| o.check.name().len()).max().unwrap_or(5).max(5);
     writeln!(
         out,
-        "{:<width$} {:>10} {:>5} {:>8}  {:<26} {:<15} verdicts (judged properties)",
+        "{:<width$} {:>10} {:>5} {:>8}  {:<16} {:<15} verdicts (judged properties)",
         "check", "states", "depth", "time", "run", "result"
     )
     .unwrap();
     for o in outcomes {
         writeln!(
             out,
-            "{:<width$} {:>10} {:>5} {:>7.2}s  {:<26} {:<15} {}",
+            "{:<width$} {:>10} {:>5} {:>7.2}s  {:<16} {:<15} {}",
             o.check.name(),
             o.unique,
             o.depth,
             o.seconds,
-            run_label(o),
+            o.ended.label(),
             result(o),
             verdicts(o, verbose || o.check.expect.is_empty())
         )

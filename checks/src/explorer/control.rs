@@ -39,12 +39,10 @@ pub enum Ended {
     MemoryBound,
     /// Ctrl-C (or the caller's interrupt flag).
     Interrupted,
-    /// Random walks: they never prove that a property holds.
-    Walked,
 }
 
 impl Ended {
-    const ALL: [Ended; 8] = [
+    const ALL: [Ended; 7] = [
         Ended::Exhausted,
         Ended::Hunted,
         Ended::StateBound,
@@ -52,7 +50,6 @@ impl Ended {
         Ended::Timeout,
         Ended::MemoryBound,
         Ended::Interrupted,
-        Ended::Walked,
     ];
 
     /// Whether the whole reachable space was visited: only then may a verdict be "holds".
@@ -62,14 +59,26 @@ impl Ended {
 
     pub fn describe(self) -> &'static str {
         match self {
-            Ended::Exhausted => "exhaustive",
-            Ended::Hunted => "stopped: every hunted property found",
+            Ended::Exhausted => "visited every reachable state",
+            Ended::Hunted => "stopped once every hunted property was found",
             Ended::StateBound => "stopped at the state bound",
             Ended::DepthBound => "stopped at the depth bound",
             Ended::Timeout => "stopped at the time bound",
             Ended::MemoryBound => "stopped at the memory bound",
-            Ended::Interrupted => "interrupted",
-            Ended::Walked => "random walks (prove nothing holds)",
+            Ended::Interrupted => "was interrupted",
+        }
+    }
+
+    /// A word or two for a table column.
+    pub fn label(self) -> &'static str {
+        match self {
+            Ended::Exhausted => "exhaustive",
+            Ended::Hunted => "hunted",
+            Ended::StateBound => "STOPPED: states",
+            Ended::DepthBound => "STOPPED: depth",
+            Ended::Timeout => "STOPPED: time",
+            Ended::MemoryBound => "STOPPED: memory",
+            Ended::Interrupted => "INTERRUPTED",
         }
     }
 
