@@ -1,21 +1,29 @@
 # rcopy's front door. `make check` is the main job; `make test` runs every test, loom included.
 
 CARGO ?= cargo
-CHECK  = $(CARGO) run --quiet --release -p rcopy-checks --bin rcopy-check --
+BIN    = target/release/rcopy-check
 LOOM_ENV = RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
 
-.PHONY: check test unit loom traces bench explore clean
+.PHONY: check build test unit docs loom traces bench explore clean
 
-## Run every registered check (standard tier) and print the verdict table. Exit 0 only if
-## every verdict matches its expectation.
-check:
-	$(CHECK) check --tier standard
+## Run every registered check of every protocol (standard tier) and print the verdict table;
+## traces go to target/traces. Exit 0 only if every verdict matches its expectation.
+check: build
+	$(BIN) check --tier standard --traces target/traces
 
-## All tests: unit, property, integration (every tiny check, trace snapshots, replay), loom.
-test: unit loom
+## The rcopy-check binary (cargo shows its progress on a first build).
+build:
+	$(CARGO) build --release -p rcopy-checks --bin rcopy-check
+
+## All tests: unit, property, integration (every tiny check, both engines, trace snapshots,
+## replay, the CLI, the library example), rustdoc without warnings, loom.
+test: unit docs loom
 
 unit:
 	$(CARGO) test --workspace --no-fail-fast
+
+docs:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
 
 ## loom: the shared stamp-and-enqueue structure under every interleaving (and B9 caught).
 loom:
@@ -26,13 +34,13 @@ traces:
 	INSTA_UPDATE=always $(CARGO) test -p rcopy-tests --test snapshots
 	@git status --short traces/ ; git diff --stat traces/
 
-## Benchmarks: unique states, states/s, peak memory, time to each counterexample.
-bench:
-	$(CHECK) bench
+## Benchmarks: rcopy's explorer and stateright's side by side; time to each counterexample.
+bench: build
+	$(BIN) bench
 
 ## stateright's Explorer on 127.0.0.1:3000, e.g. `make explore ARGS="--config tiny --fault B1"`.
-explore:
-	$(CHECK) explore $(ARGS)
+explore: build
+	$(BIN) explore $(ARGS)
 
 clean:
 	$(CARGO) clean
