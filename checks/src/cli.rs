@@ -50,7 +50,7 @@ struct Select {
     /// A seeded fault to switch on (repeatable), e.g. --fault B1; --fault none: no fault.
     #[arg(long = "fault")]
     faults: Vec<String>,
-    /// The protocol's mode (ordering: safety or liveness).
+    /// The protocol's mode (`rcopy-check list` names them).
     #[arg(long)]
     mode: Option<String>,
     /// Which registered checks when nothing else is chosen: tiny (cargo test) or standard (make check).
@@ -673,7 +673,7 @@ mod tests {
     #[test]
     fn the_parser_accepts_the_documented_forms() {
         let ok = |a: &str| parse(&a.split(' ').map(String::from).collect::<Vec<_>>());
-        assert!(ok("rcopy-check check ordering --config tiny --set writes=3 --fault none").is_ok());
+        assert!(ok("rcopy-check check some-protocol --config tiny --set writes=3 --fault none").is_ok());
         assert!(ok("rcopy-check trace --config tiny --fault B1 --format dot -o x.dot").is_ok());
         assert!(ok("rcopy-check check --threads lots").is_err());
     }

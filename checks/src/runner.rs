@@ -245,7 +245,7 @@ pub fn trace_of<P: Protocol>(
     }
 }
 
-/// A file name for a check and a property: `ordering-tiny-hardened-safety+B1/S3.json`.
+/// A file name for a check and a property: `<protocol>-tiny-hardened-safety+B1/S3.json`.
 pub fn trace_file_name(check: &Check, property: &str) -> PathBuf {
     let dir: String = check.name().chars().map(|c| if c == '/' || c == ' ' { '-' } else { c }).collect();
     let short = property.split(' ').next().unwrap_or(property);

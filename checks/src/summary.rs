@@ -71,9 +71,16 @@ pub fn table(outcomes: &[Outcome], verbose: bool) -> String {
         )
         .unwrap();
         let pad = " ".repeat(4);
-        let files: Vec<&str> = o.properties.iter().filter_map(|p| p.trace_file.as_deref()).collect();
-        if !files.is_empty() {
-            writeln!(out, "{pad}traces: {}", files.join(", ")).unwrap();
+        let files: Vec<&str> = o
+            .properties
+            .iter()
+            .filter(|p| verbose || p.expected.is_some() || o.check.expect.is_empty())
+            .filter_map(|p| p.trace_file.as_deref())
+            .collect();
+        if let Some(first) = files.first() {
+            let dir = std::path::Path::new(first).parent().map(|d| d.display().to_string()).unwrap_or_default();
+            let names: Vec<&str> = files.iter().map(|f| f.rsplit('/').next().unwrap_or(f)).collect();
+            writeln!(out, "{pad}traces in {dir}/: {}", names.join(" ")).unwrap();
         }
         for p in o.properties.iter().filter(|p| p.trace_error.is_some()) {
             writeln!(out, "{pad}no trace of {}: {}", short(&p.property), p.trace_error.as_deref().unwrap_or(""))

@@ -344,7 +344,7 @@ fn json_and_trace_files_for_ci() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B3", "-q", "--traces", dir.to_str().unwrap()]);
     let t = text(&o);
-    assert!(t.contains("traces: ") && t.contains("S4.json") && t.contains("(5 steps)"), "{t}");
+    assert!(t.contains("traces in ") && t.contains("S4.json") && t.contains("(5 steps)"), "{t}");
 }
 
 /// `--fault none` selects a variant's plain check; a config file and `--set` tune the world.
