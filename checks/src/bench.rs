@@ -84,7 +84,7 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
     let exe =
         std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
     outln!("rcopy's explorer and stateright's on the same models, breadth-first; each run its own process, capped at {cap} s")?;
-    outln!("(time: median of up to {runs} runs, one run when it takes over {REPEAT_BELOW_SECS} s; B/state: the visited table's bytes per stored state)")?;
+    outln!("(time: median of up to {runs} runs, one run when it takes over {REPEAT_BELOW_SECS} s)")?;
     outln!(
         "{:<42} {:<10} {:>3} {:>11} {:>9} {:>11} {:>8} {:>9}  {}",
         "run",
@@ -99,9 +99,13 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
     )?;
     for p in crate::protocols::all() {
         for c in p.bench() {
-            let mut base: Option<f64> = None;
-            for engine in [Engine::Rcopy, Engine::Stateright] {
-                for threads in [1, 2] {
+            // Rates by (engine, threads), for the ratio columns.
+            let mut rates: Vec<((Engine, usize), f64)> = Vec::new();
+            let rate_of = |rates: &[((Engine, usize), f64)], k: (Engine, usize)| {
+                rates.iter().find(|(x, _)| *x == k).map(|(_, r)| *r)
+            };
+            for threads in [1, 2] {
+                for engine in [Engine::Stateright, Engine::Rcopy] {
                     let mut samples = Vec::new();
                     let mut error = None;
                     for _ in 0..runs {
@@ -126,13 +130,14 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
                     }
                     let (s, n) = median(samples);
                     let rate = s.unique as f64 / s.seconds.max(1e-9);
-                    let vs = match (engine, threads, base) {
-                        (Engine::Rcopy, 1, _) => {
-                            base = Some(rate);
-                            String::new()
-                        }
-                        (_, _, Some(b)) => format!(" ({:.2}x rcopy 1 thread)", rate / b),
-                        _ => String::new(),
+                    rates.push(((engine, threads), rate));
+                    let speedup = match (threads, rate_of(&rates, (engine, 1))) {
+                        (2, Some(one)) => format!("{:.2}x", rate / one),
+                        _ => "-".into(),
+                    };
+                    let vs = match (engine, rate_of(&rates, (Engine::Stateright, threads))) {
+                        (Engine::Rcopy, Some(sr)) => format!("{:.2}x", rate / sr),
+                        _ => "-".into(),
                     };
                     let per_state = if s.table_bytes > 0 {
                         format!("{:.1}", s.table_bytes as f64 / s.unique.max(1) as f64)
@@ -140,16 +145,18 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
                         "-".into()
                     };
                     outln!(
-                        "{name:<42} {:<10} {threads:>3} {:>11} {:>8.2}s {:>11.0} {:>8} {:>9}  {}{}{}",
+                        "{name:<42} {:<10} {threads:>3} {:>11} {:>8.2}s {:>11.0} {:>8} {:>12} {:>8} {:>8} {:>9}  {}{}",
                         engine.name(),
                         s.unique,
                         s.seconds,
                         rate,
+                        speedup,
+                        vs,
                         per_state,
+                        s.peak_rss.map_or("-".into(), |b| format!("{:.0}", b as f64 / s.unique.max(1) as f64)),
                         s.peak_rss.map_or("-".into(), |b| (b >> 20).to_string()),
                         s.ended,
                         if n > 1 { format!(", median of {n}") } else { String::new() },
-                        vs
                     )?;
                 }
             }

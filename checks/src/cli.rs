@@ -149,6 +149,13 @@ enum Command {
         select: Select,
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// Stop serving after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<u64>,
+        /// Stop before the process holds this many MiB (default: 80% of what is free): the
+        /// Explorer keeps every state it has shown.
+        #[arg(long, value_name = "MIB")]
+        max_memory: Option<u64>,
     },
     /// Benchmarks: rcopy's explorer and stateright's on the protocols' bench configs.
     Bench {
@@ -210,7 +217,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { files } => replay_files(&files),
-        Command::Explore { select, port } => explore(&select, port),
+        Command::Explore { select, port, timeout, max_memory } => explore(&select, port, timeout, max_memory),
         Command::Bench { cap, runs } => crate::bench::run(cap, runs.max(1)),
     }
 }
@@ -504,6 +511,7 @@ fn check(select: &Select, run: &Run, verbose: bool, json: bool, traces: Option<S
         if outcomes.len() < checks.len() {
             outln!("{} of {} checks not run", checks.len() - outcomes.len(), checks.len())?;
         }
+        outln!("{}", summary::collision_line(&outcomes))?;
         outln!("{}", summary::verdict_line(&outcomes))?;
     }
     if interrupted {
@@ -644,7 +652,27 @@ fn replay_files(files: &[String]) -> Result<ExitCode, Error> {
     Ok(ExitCode::from(worst))
 }
 
-fn explore(select: &Select, port: u16) -> Result<ExitCode, Error> {
+/// Watch the Explorer's process: the time and memory bounds end it with a message (the
+/// Explorer's server cannot be stopped from inside).
+fn watchdog(timeout: Option<u64>, max_memory: Option<u64>) {
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(Duration::from_secs(t)));
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            note("explore: the time bound passed; stopping");
+            std::process::exit(0);
+        }
+        if max_memory.is_some_and(|m| explorer::rss_bytes().is_some_and(|r| r >= m)) {
+            note("explore: the memory bound was reached; stopping");
+            std::process::exit(1);
+        }
+    });
+}
+
+fn explore(select: &Select, port: u16, timeout: Option<u64>, max_memory: Option<u64>) -> Result<ExitCode, Error> {
+    if timeout == Some(0) || max_memory == Some(0) {
+        return Err(Error::BadOption("--timeout and --max-memory must be positive".into()));
+    }
     let checks = checks_for(select)?;
     let check = &checks[0];
     if checks.len() > 1 {
@@ -656,6 +684,8 @@ fn explore(select: &Select, port: u16) -> Result<ExitCode, Error> {
     // Say where it serves only once the port is known to be free.
     std::net::TcpListener::bind(&addr).map_err(|source| Error::Serve { addr: addr.clone(), source })?;
     note(&format!("Explorer for {} on http://{addr}/ (Ctrl-C to stop)", check.name()));
+    let max_memory = max_memory.map(|m| m.saturating_mul(1 << 20)).or_else(explorer::default_max_memory);
+    watchdog(timeout, max_memory);
     p.serve(check, &addr)?;
     Ok(ExitCode::SUCCESS)
 }

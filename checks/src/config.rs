@@ -43,14 +43,7 @@ fn text_of(protocol: &str, named: &[NamedConfig], arg: &str) -> Result<(String, 
         let names: Vec<&str> = named.iter().map(|c| c.name).collect();
         return Err(Error::UnknownConfig(arg.into(), protocol.into(), names.join(", ")));
     }
-    let io = |source| Error::Io { path: arg.into(), source };
-    let size = std::fs::metadata(arg).map_err(io)?.len();
-    if size > MAX_CONFIG_BYTES {
-        return Err(Error::TooLarge { path: arg.into(), size, limit: MAX_CONFIG_BYTES });
-    }
-    let bytes = std::fs::read(arg).map_err(io)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::BadConfig { origin: arg.into(), message: "not UTF-8 text".into() })?;
+    let text = crate::input::read_text(arg, MAX_CONFIG_BYTES, "a config file")?;
     Ok((arg.to_string(), text))
 }
 

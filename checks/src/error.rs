@@ -31,8 +31,10 @@ pub enum Error {
     TraceVersion { path: String, found: u32, expected: u32 },
     #[error("{path} was written by an older rcopy (trace format version 1; this rcopy-check reads version {expected}): regenerate it with `{regenerate}`")]
     OldTrace { path: String, expected: u32, regenerate: String },
-    #[error("{path} is {size} bytes, more than a trace file may be ({limit} bytes)")]
-    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path} is {size} bytes, more than {what} may be ({limit} bytes)")]
+    TooLarge { path: String, size: u64, limit: u64, what: String },
+    #[error("{path} is not {what}: it is not UTF-8 text")]
+    NotText { path: String, what: String },
     #[error("cannot serve the Explorer on {addr}: {source}")]
     Serve { addr: String, source: std::io::Error },
     /// Writing to standard output failed.

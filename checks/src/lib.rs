@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod explorer;
 mod guard;
+mod input;
 pub mod output;
 pub mod protocols;
 pub mod registry;

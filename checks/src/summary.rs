@@ -112,6 +112,13 @@ pub fn table(outcomes: &[Outcome], verbose: bool) -> String {
     out
 }
 
+/// How likely it is that a fingerprint collision hid a state, in the run most exposed to it.
+pub fn collision_line(outcomes: &[Outcome]) -> String {
+    let worst = outcomes.iter().map(|o| o.collision_probability).fold(0.0, f64::max);
+    let name = outcomes.iter().find(|o| o.collision_probability == worst).map(|o| o.check.name()).unwrap_or_default();
+    format!("fingerprints: 64-bit xxh3; the chance that a collision hid a state is at most {worst:.1e} ({name})")
+}
+
 /// The last line: how many checks, and whether every expectation was established.
 pub fn verdict_line(outcomes: &[Outcome]) -> String {
     let bad = outcomes.iter().filter(|o| !o.as_expected()).count();

@@ -154,14 +154,7 @@ impl Trace {
 
     /// Read a trace file, refusing one too large to be a trace before reading it.
     pub fn read(path: &str) -> Result<Trace, Error> {
-        let io = |source| Error::Io { path: path.into(), source };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_TRACE_BYTES {
-            return Err(Error::TooLarge { path: path.into(), size, limit: MAX_TRACE_BYTES });
-        }
-        let bytes = std::fs::read(path).map_err(io)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::BadTrace { path: path.into(), reason: "not UTF-8 text".into() })?;
+        let text = crate::input::read_text(path, MAX_TRACE_BYTES, "a trace file")?;
         Trace::from_json(path, &text)
     }
 

@@ -226,6 +226,18 @@ fn output_that_cannot_be_written_is_an_error_not_a_panic() {
     }
 }
 
+/// The Explorer serves until its time bound, then stops with a message.
+#[test]
+fn explore_stops_at_its_time_bound() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+    let o = rcopy_check(&["explore", "--config", "tiny", "--fault", "B1", "--port", &port, "--timeout", "1"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("Explorer for ordering/tiny/hardened/safety+B1") && t.contains("time bound passed"), "{t}");
+}
+
 #[test]
 fn explore_on_a_port_in_use_is_refused() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -8,8 +8,8 @@ use rcopy_checks::registry::{self, Registered};
 use rcopy_checks::runner::{Mismatch, Options, Outcome};
 use rcopy_checks::{protocols, summary, Check, Expect, Kind, Tier};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+
+mod common;
 
 fn run(check: &Check) -> Outcome {
     registry::find(&check.protocol)
@@ -25,23 +25,13 @@ fn every_tiny_check_is_as_expected() {
     assert!(!checks.is_empty());
     let names: BTreeSet<String> = checks.iter().map(Check::name).collect();
     assert_eq!(names.len(), checks.len(), "two checks share a name: {names:?}");
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(checks.len());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                while let Some(check) = checks.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let o = run(check);
-                    if !o.as_expected() {
-                        let why: Vec<String> = o.mismatches().iter().map(|m| m.to_string()).collect();
-                        failures.lock().unwrap().push(format!("{} ({}): {}", check.name(), check.why, why.join("; ")));
-                    }
-                }
-            });
-        }
+    let failures = common::each_in_parallel(&checks, |check| {
+        let o = run(check);
+        (!o.as_expected()).then(|| {
+            let why: Vec<String> = o.mismatches().iter().map(|m| m.to_string()).collect();
+            format!("{} ({}): {}", check.name(), check.why, why.join("; "))
+        })
     });
-    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "checks not as expected:\n{}", failures.join("\n"));
 }
 
