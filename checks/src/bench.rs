@@ -145,7 +145,7 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
                         "-".into()
                     };
                     outln!(
-                        "{name:<42} {:<10} {threads:>3} {:>11} {:>8.2}s {:>11.0} {:>8} {:>12} {:>8} {:>8} {:>9}  {}{}",
+                        "{name:<42} {:<10} {threads:>3} {:>11} {:>8.2}s {:>11.0} {:>8} {:>13} {:>10} {:>9} {:>9}  {}{}",
                         engine.name(),
                         s.unique,
                         s.seconds,

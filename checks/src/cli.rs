@@ -10,7 +10,7 @@ use crate::output::{self, note};
 use crate::registry::{self, Registered};
 use crate::render::Format;
 use crate::runner::{Engine, Options, Outcome};
-use crate::summary;
+use crate::summary::{self, names, short};
 use crate::trace::Trace;
 use clap::{Parser, Subcommand};
 use rcopy_model::protocol::{Check, Expect, Kind, Tier};
@@ -18,9 +18,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The budget of a random-walk run given no bound.
-const SIMULATION_SECS: u64 = 10;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,8 +69,7 @@ struct Run {
     /// Explorer threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Stop each run after this many seconds. Simulation without --timeout or --max-states
-    /// stops after 10 s.
+    /// Stop each run after this many seconds. Simulation without --timeout stops after 10 s.
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
     /// Stop each run once this many unique states are stored.
@@ -222,20 +218,12 @@ fn dispatch(cmd: Command) -> Result<ExitCode, Error> {
     }
 }
 
-fn names<T: AsRef<str>>(v: impl IntoIterator<Item = T>) -> String {
-    v.into_iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join(", ")
-}
-
 fn parse_tier(s: &str) -> Result<Tier, Error> {
     Tier::from_name(s).ok_or(Error::BadOption(format!("unknown tier `{s}` (valid: tiny, standard)")))
 }
 
 fn parse_format(s: &str) -> Result<Format, Error> {
     Format::from_name(s).ok_or(Error::BadOption(format!("unknown format `{s}` (valid: {})", names(Format::NAMES))))
-}
-
-fn short(p: &str) -> &str {
-    p.split(' ').next().unwrap_or(p)
 }
 
 /// The protocols a selection ranges over.
@@ -389,11 +377,8 @@ fn parse_run(r: &Run) -> Result<Options, Error> {
     if r.timeout == Some(0) || r.max_states == Some(0) || r.max_memory == Some(0) {
         return Err(Error::BadOption("--timeout, --max-states and --max-memory must be positive".into()));
     }
-    // Random walks never run out of states: without a bound, give them a budget.
-    let timeout = match (strategy, r.timeout, r.max_states) {
-        (Strategy::Walks { .. }, None, None) => Some(SIMULATION_SECS),
-        (_, t, _) => t,
-    };
+    // Random walks without a time bound get the explorer's budget (ten seconds).
+    let timeout = r.timeout;
     let max_memory = match r.max_memory {
         Some(mib) => Some(mib.saturating_mul(1 << 20)),
         None => explorer::default_max_memory(),
@@ -502,6 +487,14 @@ fn check(select: &Select, run: &Run, verbose: bool, json: bool, traces: Option<S
     let checks = checks_for(select)?;
     let mut opts = parse_run(run)?;
     opts.interrupt = Some(interrupt_flag());
+    if let Some(dir) = &traces {
+        // Fail before the search, not after it.
+        let probe = std::path::Path::new(dir).join(".rcopy-write-test");
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(&probe, b""))
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|source| Error::CannotWrite { path: dir.clone(), source })?;
+    }
     opts.trace_dir = traces.map(Into::into);
     let (outcomes, interrupted) = run_all(&checks, &opts, run.quiet || json)?;
     if json {
@@ -681,12 +674,12 @@ fn explore(select: &Select, port: u16, timeout: Option<u64>, max_memory: Option<
     let addr = format!("127.0.0.1:{port}");
     let p = registry::find(&check.protocol)?;
     interrupt_flag();
-    // Say where it serves only once the port is known to be free.
-    std::net::TcpListener::bind(&addr).map_err(|source| Error::Serve { addr: addr.clone(), source })?;
-    note(&format!("Explorer for {} on http://{addr}/ (Ctrl-C to stop)", check.name()));
     let max_memory = max_memory.map(|m| m.saturating_mul(1 << 20)).or_else(explorer::default_max_memory);
-    watchdog(timeout, max_memory);
-    p.serve(check, &addr)?;
+    let ready = || {
+        note(&format!("Explorer for {} on http://{addr}/ (Ctrl-C to stop)", check.name()));
+        watchdog(timeout, max_memory);
+    };
+    p.serve(check, &addr, &ready)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,7 +10,7 @@
 //!   [`replay`] make, show and re-run its counterexamples; [`cli`] is `rcopy-check`.
 //!
 //! A storage engineer checks a model of their own protocol from their own `cargo test`:
-//! see `checks/examples/alternating_bit.rs`.
+//! see `checks/examples/mirror.rs`.
 
 pub mod bench;
 pub mod cli;

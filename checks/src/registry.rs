@@ -36,8 +36,9 @@ pub trait Registered: Send + Sync {
     fn replay_on_model(&self, trace: &Trace) -> Result<Replayed, String>;
     fn replay_on_roles(&self, trace: &Trace) -> Result<usize, String>;
     fn render(&self, trace: &Trace, format: Format) -> Result<String, String>;
-    /// Serve stateright's Explorer for the check's model on `addr` (blocks).
-    fn serve(&self, check: &Check, addr: &str) -> Result<(), Error>;
+    /// Serve stateright's Explorer for the check's model on `addr` (blocks); `ready` is called
+    /// once the port is known to be free.
+    fn serve(&self, check: &Check, addr: &str, ready: &dyn Fn()) -> Result<(), Error>;
 }
 
 impl<P: Protocol> Registered for P {
@@ -109,17 +110,14 @@ impl<P: Protocol> Registered for P {
     fn render(&self, trace: &Trace, format: Format) -> Result<String, String> {
         render::render(self, trace, format)
     }
-    fn serve(&self, check: &Check, addr: &str) -> Result<(), Error> {
+    fn serve(&self, check: &Check, addr: &str, ready: &dyn Fn()) -> Result<(), Error> {
         let (model, _) = runner::model_of(self, check)?;
         // stateright's server panics on a port it cannot bind: try it first.
-        std::net::TcpListener::bind(addr).map_err(|source| Error::Serve { addr: addr.into(), source })?;
+        drop(std::net::TcpListener::bind(addr).map_err(|source| Error::Serve { addr: addr.into(), source })?);
+        ready();
         model.checker().serve(addr);
         Ok(())
     }
-}
-
-fn names<'a>(v: impl IntoIterator<Item = &'a str>) -> String {
-    v.into_iter().collect::<Vec<_>>().join(", ")
 }
 
 /// The registered protocol called `name`.
@@ -128,7 +126,7 @@ pub fn find(name: &str) -> Result<&'static dyn Registered, Error> {
     all.iter()
         .copied()
         .find(|p| p.name() == name)
-        .ok_or_else(|| Error::UnknownProtocol(name.into(), names(all.iter().map(|p| p.name()))))
+        .ok_or_else(|| Error::UnknownProtocol(name.into(), crate::summary::names(all.iter().map(|p| p.name()))))
 }
 
 /// Every registered check of every protocol at a tier.

@@ -28,23 +28,18 @@ pub fn model_of<P: Protocol>(p: &P, trace: &Trace) -> Result<P::Model, String> {
 /// A trace's actions and states, typed.
 pub type Typed<P> = (Vec<<P as Protocol>::Action>, Vec<<P as Protocol>::State>);
 
-/// The trace's actions and states, typed.
+/// The trace's actions and states, typed (its shape was checked when it was read).
 pub fn typed<P: Protocol>(trace: &Trace) -> Result<Typed<P>, String> {
     let mut actions = Vec::new();
     let mut states = Vec::new();
     for (i, s) in trace.steps.iter().enumerate() {
-        match (&s.action, i) {
-            (None, 0) => {}
-            (Some(_), 0) => return Err("the first step must be the initial state, with no action".into()),
-            (None, _) => return Err(format!("step {i} has no action")),
-            (Some(a), _) => {
-                actions.push(serde_json::from_value(a.clone()).map_err(|e| format!("step {i}: action: {e}"))?)
-            }
+        if let Some(a) = &s.action {
+            actions.push(serde_json::from_value(a.clone()).map_err(|e| format!("step {i}: action: {e}"))?);
         }
         states.push(serde_json::from_value(s.state.clone()).map_err(|e| format!("step {i}: state: {e}"))?);
     }
-    if states.is_empty() {
-        return Err("a trace has at least its initial state".into());
+    if states.is_empty() || actions.len() + 1 != states.len() {
+        return Err("a trace is its initial state, then a state per action".into());
     }
     Ok((actions, states))
 }
@@ -59,11 +54,10 @@ pub fn on_model<P: Protocol>(p: &P, trace: &Trace) -> Result<Replayed, String> {
     guarded("replay on the model", || {
         let model = model_of(p, trace)?;
         let (actions, states) = typed::<P>(trace)?;
-        let init = model.init_states().into_iter().next().ok_or("the model has no initial state")?;
-        if init != states[0] {
-            return Err("the initial state differs from the model's".into());
+        if !model.init_states().contains(&states[0]) {
+            return Err("the initial state is none of the model's".into());
         }
-        let mut cur = init;
+        let mut cur = states[0].clone();
         let mut enabled = Vec::new();
         for (i, a) in actions.iter().enumerate() {
             enabled.clear();
@@ -91,8 +85,10 @@ pub fn on_model<P: Protocol>(p: &P, trace: &Trace) -> Result<Replayed, String> {
                     }
                     Some(_) => {}
                     None => {
+                        enabled.clear();
                         model.actions(&cur, &mut enabled);
-                        if enabled.drain(..).any(|a| model.next_state(&cur, a).is_some()) {
+                        let next = |a| model.next_state(&cur, a).filter(|n| model.within_boundary(n));
+                        if enabled.drain(..).any(|a| next(a).is_some()) {
                             return Err("the run does not end in its last state: no liveness counterexample".into());
                         }
                     }

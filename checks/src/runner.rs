@@ -298,8 +298,11 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
             out.trace_steps = Some(t.len());
             if let Some(dir) = &opts.trace_dir {
                 let file = dir.join(trace_file_name(check, j.name));
-                write_trace(&file, &t)?;
-                out.trace_file = Some(file.display().to_string());
+                match write_trace(&file, &t) {
+                    Ok(()) => out.trace_file = Some(file.display().to_string()),
+                    // The verdict stands; the table says why the file is missing.
+                    Err(e) => out.trace_error = Some(e.to_string()),
+                }
             }
             traces.push(t);
         }
@@ -330,11 +333,8 @@ fn outcome<P: Protocol>(
     } else {
         Vec::new()
     };
-    let unwitnessed = properties
-        .iter()
-        .filter(|p| p.kind == Kind::Example && p.verdict != Verdict::Witnessed)
-        .map(|p| p.property.clone())
-        .collect();
+    let unwitnessed =
+        properties.iter().filter(|p| p.verdict == Verdict::Unwitnessed).map(|p| p.property.clone()).collect();
     Outcome {
         check: check.clone(),
         engine: opts.engine,

@@ -58,7 +58,8 @@ where
     if let Some(n) = bounds.max_states.and_then(|n| NonZeroUsize::new(n.min(usize::MAX as u64) as usize)) {
         builder = builder.target_state_count(n.get());
     }
-    if let Some(d) = bounds.max_depth.and_then(NonZeroUsize::new) {
+    // stateright counts the initial states as depth 1; rcopy counts them as depth 0.
+    if let Some(d) = bounds.max_depth.and_then(|d| NonZeroUsize::new(d + 1)) {
         builder = builder.target_max_depth(d.get());
     }
     if let Some(t) = bounds.timeout {
@@ -93,6 +94,7 @@ where
         }
     });
     let elapsed = start.elapsed();
+    let depth = depth.saturating_sub(1);
     let hunted_all = !hunted.is_empty() && hunted.iter().all(|h| found.iter().any(|(n, _)| n == h));
     let ended = match abandoned {
         Some(why) => why,

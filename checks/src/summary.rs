@@ -6,8 +6,14 @@ use rcopy_model::protocol::Expect;
 use serde::Serialize;
 use std::fmt::Write;
 
-fn short(p: &str) -> &str {
+/// A property's first word: `S3` for `S3 frontier soundness`.
+pub fn short(p: &str) -> &str {
     p.split(' ').next().unwrap_or(p)
+}
+
+/// Names joined for a message: `a, b, c`.
+pub fn names<T: AsRef<str>>(v: impl IntoIterator<Item = T>) -> String {
+    v.into_iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// The verdicts, grouped: `holds S1 S2 | VIOLATED S3 (9 steps) | witnessed X1`. Only the

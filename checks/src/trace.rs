@@ -145,8 +145,11 @@ impl Trace {
             return Err(format!("step {} has no action", i + 1));
         }
         if let Some(j) = self.loop_index {
-            if j + 1 >= self.steps.len() {
+            if j >= self.steps.len() - 1 {
                 return Err(format!("loop index {j} is not before the last step ({})", self.steps.len() - 1));
+            }
+            if self.kind != Kind::Liveness {
+                return Err(format!("a {} trace has no loop", self.kind.name()));
             }
         }
         Ok(())
@@ -199,6 +202,24 @@ mod tests {
             e.contains("rcopy-check trace p --config tiny --variant hardened --mode safety --fault B1 --property 'S3'"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_loop_index_must_point_inside_a_liveness_trace() {
+        let step = |a: Option<u32>| serde_json::json!({ "label": "x", "action": a, "state": 0 });
+        let mut t = serde_json::json!({
+            "format_version": 2, "protocol": "p", "check": "c",
+            "config": { "name": "c", "values": {} }, "variant": "v", "faults": [], "mode": "m",
+            "property": "L1", "kind": "liveness", "steps": [step(None), step(Some(1)), step(Some(2))],
+        });
+        assert!(Trace::from_json("t", &t.to_string()).is_ok());
+        for (j, ok) in [(0u64, true), (1, true), (2, false), (u64::MAX, false)] {
+            t["loop_index"] = serde_json::json!(j);
+            assert_eq!(Trace::from_json("t", &t.to_string()).is_ok(), ok, "loop index {j}");
+        }
+        t["loop_index"] = serde_json::json!(0);
+        t["kind"] = serde_json::json!("safety");
+        assert!(Trace::from_json("t", &t.to_string()).unwrap_err().to_string().contains("has no loop"));
     }
 
     #[test]

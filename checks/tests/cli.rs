@@ -12,6 +12,13 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// A path no one can write, root included: below a regular file.
+fn unwritable(name: &str) -> String {
+    let file = tmp("a-regular-file");
+    std::fs::write(&file, "").unwrap();
+    file.join(name).to_str().unwrap().to_string()
+}
+
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rcopy-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -203,8 +210,11 @@ fn ctrl_c_ends_a_run_with_the_verdicts_so_far() {
 /// and exit 1, not a panic.
 #[test]
 fn output_that_cannot_be_written_is_an_error_not_a_panic() {
+    // A trace larger than a pipe's buffer: the write fails however soon the reader goes.
+    let big = concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/ordering/B6.json.snap");
+    assert!(std::fs::metadata(big).unwrap().len() > 1 << 16, "larger than a 64 KiB pipe buffer");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rcopy-check"))
-        .args(["list"])
+        .args(["render", big, "--format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -250,6 +260,7 @@ fn explore_on_a_port_in_use_is_refused() {
 #[test]
 fn trace_to_an_unwritable_file_fails_before_searching() {
     let start = Instant::now();
+    let out = unwritable("x.json");
     rejects(
         &[
             "trace",
@@ -264,9 +275,9 @@ fn trace_to_an_unwritable_file_fails_before_searching() {
             "--property",
             "S1",
             "-o",
-            "/nonexistent-dir/x.json",
+            &out,
         ],
-        "cannot write /nonexistent-dir/x.json",
+        &format!("cannot write {out}"),
     );
     assert!(start.elapsed() < Duration::from_secs(30));
 }
@@ -410,4 +421,34 @@ fn plain_checks_config_files_and_overrides() {
     rejects(&["check", "--config", "tiny", "--set", "writes=99"], "writes: at most 32");
     std::fs::write(&file, "writes = 2\nbogus = 1\n").unwrap();
     rejects(&["check", "--config", f], "line 2");
+}
+
+/// Review findings, each a test: a stopped run lists no `sometimes` property as unwitnessed in
+/// its JSON; a world too wide to enumerate is refused; an unwritable trace folder fails before
+/// the search.
+#[test]
+fn stopped_runs_and_oversized_worlds() {
+    let o = rcopy_check(&[
+        "check",
+        "--config",
+        "tiny",
+        "--variant",
+        "hardened",
+        "--mode",
+        "safety",
+        "--fault",
+        "none",
+        "--max-states",
+        "10",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["checks"][0]["ended"], "state-bound");
+    assert_eq!(v["checks"][0]["unwitnessed"], serde_json::json!([]), "{v}");
+    rejects(
+        &["check", "--config", "tiny", "--set", "script=[]", "--set", "positions=4000000000"],
+        "positions: from 1 to 64",
+    );
+    let dir = unwritable("traces");
+    rejects(&["check", "--config", "large", "--fault", "none", "--traces", &dir], &format!("cannot write {dir}"));
 }

@@ -268,3 +268,30 @@ fn agrees_with_stateright_on_state_counts() {
     let ours = run(&Bits { n: 6 }, Strategy::Dfs, 1, Bounds::default());
     assert_eq!(ours.unique as usize, Bits { n: 6 }.checker().spawn_dfs().join().unique_state_count());
 }
+
+/// A run cut by the depth bound at a state with no successor still ends there: an `eventually`
+/// property pending at that dead end is violated, not held.
+#[test]
+fn a_dead_end_at_the_depth_bound_is_still_a_run_that_ends() {
+    let r = run(&Branches, Strategy::Bfs, 1, Bounds { max_depth: Some(3), ..Bounds::default() });
+    assert_eq!(verdict(&r, "done"), Verdict::Violated);
+}
+
+/// Random walks over a space smaller than their state bound stop at their time budget.
+#[test]
+fn walks_stop_even_when_the_state_bound_is_never_reached() {
+    let start = std::time::Instant::now();
+    let r = run(
+        &Grid { n: 2 },
+        Strategy::Walks { seed: 1 },
+        1,
+        Bounds { max_states: Some(1000), timeout: Some(Duration::from_millis(200)), ..Bounds::default() },
+    );
+    assert_eq!(r.ended, Ended::Timeout);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let r = Explorer::new(&Grid { n: 2 })
+        .strategy(Strategy::Walks { seed: 1 })
+        .bounds(Bounds { max_states: Some(1000), ..Bounds::default() })
+        .run();
+    assert_eq!(r.ended, Ended::Timeout, "without a time bound, the walks' own budget ends them");
+}

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Limits on a run. Each holds at any thread count; a run that reaches one ends with a
-/// clear [`Ended`] and is not exhaustive.
+/// Limits on a run, at any thread count; a run that reaches one ends with a clear [`Ended`]
+/// and is not exhaustive. The state bound stops the run within a few states of it (workers
+/// count in batches of 16); the time and memory bounds within a tenth of a second or one
+/// state's expansion.
 #[derive(Clone, Debug, Default)]
 pub struct Bounds {
     /// Stop once this many unique states are stored.

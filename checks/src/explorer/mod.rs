@@ -138,8 +138,10 @@ impl<S, A> Report<S, A> {
     }
 }
 
-type Classify<'a, A> = Box<dyn Fn(&A) -> usize + Send + Sync + 'a>;
-type Represent<'a, S> = Box<dyn Fn(&S) -> S + Send + Sync + 'a>;
+/// A classifier of actions (coverage classes).
+pub(crate) type ClassifyFn<'a, A> = dyn Fn(&A) -> usize + Send + Sync + 'a;
+/// A symmetry: the representative of a state.
+pub(crate) type RepresentFn<'a, S> = dyn Fn(&S) -> S + Send + Sync + 'a;
 
 /// A run to be made: the model, how to search, and its bounds.
 pub struct Explorer<'a, M: Model> {
@@ -151,8 +153,8 @@ pub struct Explorer<'a, M: Model> {
     interrupt: Option<Arc<AtomicBool>>,
     hunt: Vec<String>,
     classes: Vec<String>,
-    classify: Option<Classify<'a, M::Action>>,
-    representative: Option<Represent<'a, M::State>>,
+    classify: Option<Box<ClassifyFn<'a, M::Action>>>,
+    representative: Option<Box<RepresentFn<'a, M::State>>>,
 }
 
 impl<'a, M> Explorer<'a, M>
@@ -226,10 +228,11 @@ where
 
     /// Explore, and judge every property of the model.
     ///
-    /// Random walks with neither a time nor a state bound stop after ten seconds.
+    /// Random walks without a time bound stop after ten seconds (a state bound alone may never
+    /// be reached: walks revisit states).
     pub fn run(self) -> Report<M::State, M::Action> {
         let mut bounds = self.bounds.clone();
-        if matches!(self.strategy, Strategy::Walks { .. }) && bounds.timeout.is_none() && bounds.max_states.is_none() {
+        if matches!(self.strategy, Strategy::Walks { .. }) && bounds.timeout.is_none() {
             bounds.timeout = Some(search::WALK_TIME);
         }
         let control = Control::new(bounds, self.interrupt.clone());

@@ -27,9 +27,6 @@ impl<S, A> Path<S, A> {
     }
 }
 
-/// A symmetry: the representative of a state.
-pub type Represent<'a, S> = &'a (dyn Fn(&S) -> S + Send + Sync);
-
 /// The path whose states fingerprint to `fps` (of their representatives, if `represent` is
 /// given): from the initial state with the first fingerprint, at each step the first action
 /// whose successor has the next one. Real states and real transitions of the model, whatever
@@ -37,7 +34,7 @@ pub type Represent<'a, S> = &'a (dyn Fn(&S) -> S + Send + Sync);
 pub fn rebuild<M>(
     model: &M,
     fps: &[u64],
-    represent: Option<Represent<'_, M::State>>,
+    represent: Option<&super::RepresentFn<'_, M::State>>,
 ) -> Result<Path<M::State, M::Action>, String>
 where
     M: Model,

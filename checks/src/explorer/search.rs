@@ -3,9 +3,10 @@
 
 use super::control::{Control, Ended};
 use super::fingerprint::{collision_probability, StableHasher};
-use super::path::{rebuild, Represent};
+use super::path::rebuild;
 use super::table::{Visited, NO_PARENT};
 use super::{ClassCount, Judged, Kind, Report, Strategy, Verdict};
+use super::{ClassifyFn, RepresentFn};
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use stateright::{Expectation, Model, Property};
@@ -62,8 +63,6 @@ struct Local<S, A> {
 /// bound): a shared counter written on every insert would have the threads fight over it.
 const FLUSH_EVERY: u64 = 16;
 
-type Classify<'a, A> = &'a (dyn Fn(&A) -> usize + Send + Sync);
-
 pub(super) struct Search<'a, M: Model> {
     model: &'a M,
     control: &'a Control,
@@ -73,8 +72,8 @@ pub(super) struct Search<'a, M: Model> {
     all_pending: u64,
     table: Visited,
     classes: usize,
-    classify: Option<Classify<'a, M::Action>>,
-    represent: Option<Represent<'a, M::State>>,
+    classify: Option<&'a ClassifyFn<'a, M::Action>>,
+    represent: Option<&'a RepresentFn<'a, M::State>>,
     found_depth: Vec<AtomicUsize>,
     found: Mutex<Vec<Option<Found>>>,
     hunt: Vec<usize>,
@@ -98,8 +97,8 @@ where
         model: &'a M,
         control: &'a Control,
         classes: usize,
-        classify: Option<Classify<'a, M::Action>>,
-        represent: Option<Represent<'a, M::State>>,
+        classify: Option<&'a ClassifyFn<'a, M::Action>>,
+        represent: Option<&'a RepresentFn<'a, M::State>>,
         hunt: &[String],
     ) -> Self {
         let props = model.properties();
@@ -317,6 +316,9 @@ where
         if self.control.bounds.max_depth.is_some_and(|m| node.depth as usize >= m) {
             if self.has_successor(&node.state) {
                 self.truncated.store(true, Ordering::Relaxed);
+            } else if node.pending != 0 {
+                // A run that ends here, at the bound, still ends with these pending.
+                self.ended_pending(node.fp, node.depth as usize, node.pending, None);
             }
             return;
         }
@@ -376,6 +378,9 @@ where
                     let chunk = lock(&current).pop();
                     let Some(chunk) = chunk else { break };
                     for node in chunk {
+                        if self.control.stopped().is_some() {
+                            break;
+                        }
                         self.expand(node, l);
                         if l.out.len() >= CHUNK {
                             lock(&next).push(std::mem::replace(&mut l.out, Vec::with_capacity(CHUNK)));
@@ -417,10 +422,10 @@ where
     /// oldest states to the pool when another is idle.
     pub fn dfs(&self, threads: usize) -> Ended {
         self.stop_on_hunt.store(true, Ordering::Relaxed);
+        let pool = Mutex::new(Pool { chunks: self.initial(), idle: 0 });
         if self.hunted() {
             return Ended::Hunted;
         }
-        let pool = Mutex::new(Pool { chunks: self.initial(), idle: 0 });
         self.parallel(threads, |l| {
             let mut steps = 0u64;
             loop {
@@ -566,11 +571,13 @@ where
             .props
             .iter()
             .zip(found)
-            .map(|(p, f)| {
+            .enumerate()
+            .map(|(i, (p, f))| {
                 let kind = Kind::of(&p.expectation);
                 let sometimes = p.expectation == Expectation::Sometimes;
+                let untracked = p.expectation == Expectation::Eventually && self.ebit[i].is_none();
                 let Some(f) = f else {
-                    let verdict = match (ended.exhaustive(), sometimes) {
+                    let verdict = match (ended.exhaustive() && !untracked, sometimes) {
                         (false, _) => Verdict::Unknown,
                         (true, true) => Verdict::Unwitnessed,
                         (true, false) => Verdict::Holds,

@@ -73,9 +73,9 @@ pub struct Config {
 /// The fields of [`Config`], for `rcopy-check list`.
 pub const FIELDS: &[Field] = &[
     Field { key: "about", about: "one line on what this world is for" },
-    Field { key: "pairs", about: "remote copy pairs, [{ lds, rds, group, remote_unit }, ...]" },
+    Field { key: "pairs", about: "remote copy pairs, [{ lds, rds, group, remote_unit }, ...] (at most 64)" },
     Field { key: "scope", about: "per-pair (Fig. 2), per-system-pair (Fig. 3) or per-group-system-pair (Fig. 4)" },
-    Field { key: "positions", about: "positions per remote unit" },
+    Field { key: "positions", about: "positions per remote unit (1 to 64)" },
     Field { key: "writes", about: "host writes in a run (at most 32)" },
     Field { key: "loss", about: "data or ack packets the network may lose" },
     Field { key: "dup", about: "data or ack packets the network may duplicate" },
@@ -96,6 +96,10 @@ pub const NAMED: &[NamedConfig] = &[
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.
 pub const MAX_WRITES: u8 = 32;
+/// The largest `positions` and number of pairs: an unscripted write branches on every pair and
+/// position, and a model checker has no use for more.
+pub const MAX_POSITIONS: u32 = 64;
+pub const MAX_PAIRS: usize = 64;
 
 impl Config {
     /// A named config, parsed from the TOML that ships with the protocol.
@@ -112,8 +116,11 @@ impl Config {
     /// Check that the world makes sense; the topology it describes.
     pub fn validate(&self) -> Result<Topology, String> {
         let topology = Topology::new(self.pairs.clone(), self.scope).map_err(|e| format!("pairs: {e}"))?;
-        if self.positions == 0 {
-            return Err("positions: a remote unit has at least one position".into());
+        if self.positions == 0 || self.positions > MAX_POSITIONS {
+            return Err(format!("positions: from 1 to {MAX_POSITIONS} (got {})", self.positions));
+        }
+        if self.pairs.len() > MAX_PAIRS {
+            return Err(format!("pairs: at most {MAX_PAIRS} (got {})", self.pairs.len()));
         }
         if self.writes > MAX_WRITES {
             return Err(format!("writes: at most {MAX_WRITES} (got {})", self.writes));
