@@ -85,15 +85,20 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
         std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
     outln!("rcopy's explorer and stateright's on the same models, breadth-first; each run its own process, capped at {cap} s")?;
     outln!("(time: median of up to {runs} runs, one run when it takes over {REPEAT_BELOW_SECS} s)")?;
+    outln!("(speed-up: over 1 thread of the same engine; vs stateright: rcopy's rate over stateright's at the same")?;
+    outln!(" thread count; table B/st: the visited table's bytes per stored state; RSS B/st: peak memory per state)")?;
     outln!(
-        "{:<42} {:<10} {:>3} {:>11} {:>9} {:>11} {:>8} {:>9}  {}",
+        "{:<42} {:<10} {:>3} {:>11} {:>9} {:>11} {:>8} {:>13} {:>10} {:>9} {:>9}  {}",
         "run",
         "engine",
         "thr",
         "unique",
         "time",
         "states/s",
-        "B/state",
+        "speed-up",
+        "vs stateright",
+        "table B/st",
+        "RSS B/st",
         "peak MiB",
         "ended"
     )?;
