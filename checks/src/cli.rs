@@ -441,8 +441,11 @@ fn list(protocol: Option<&str>, tier: Tier) -> Result<ExitCode, Error> {
             outln!("    {:45} {:8} {}", prop.name, prop.kind.name(), names(prop.tags))?;
         }
         outln!("  action classes: {}", names(p.action_classes()))?;
-        let fair: Vec<String> = p.fairness().iter().map(|(c, f)| format!("{c} ({f:?})").to_lowercase()).collect();
-        outln!("  fair: {}", if fair.is_empty() { "none declared".into() } else { fair.join(", ") })?;
+        if let Some(c) = p.checks(tier).into_iter().next() {
+            let fair: Vec<String> =
+                p.fair_classes(&c)?.iter().map(|(n, f)| format!("{n} ({})", format!("{f:?}").to_lowercase())).collect();
+            outln!("  fairness classes (config {}): {}", c.config, fair.join(", "))?;
+        }
         outln!("  symmetry: {}", if p.has_symmetry() { "declared" } else { "none declared" })?;
         outln!("  checks ({} tier):", tier.name())?;
         for c in p.checks(tier) {

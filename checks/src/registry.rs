@@ -25,7 +25,8 @@ pub trait Registered: Send + Sync {
     fn gaps(&self) -> Vec<Gap>;
     fn bench(&self) -> Vec<Check>;
     fn action_classes(&self) -> &'static [&'static str];
-    fn fairness(&self) -> Vec<(&'static str, Fairness)>;
+    /// The fairness classes of the model a check explores.
+    fn fair_classes(&self, check: &Check) -> Result<Vec<(String, Fairness)>, Error>;
     fn has_symmetry(&self) -> bool;
     /// A config's values (after `sets`), as a trace would record them.
     fn config_record(&self, config: &str, sets: &[String]) -> Result<ConfigRecord, Error>;
@@ -78,8 +79,9 @@ impl<P: Protocol> Registered for P {
     fn action_classes(&self) -> &'static [&'static str] {
         Protocol::action_classes(self)
     }
-    fn fairness(&self) -> Vec<(&'static str, Fairness)> {
-        Protocol::fairness(self)
+    fn fair_classes(&self, check: &Check) -> Result<Vec<(String, Fairness)>, Error> {
+        let (model, _) = runner::model_of(self, check)?;
+        Ok(Protocol::fair_classes(self, &model))
     }
     fn has_symmetry(&self) -> bool {
         Protocol::has_symmetry(self)

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::explorer::{self, Bounds, ClassCount, Ended, Explorer, Kind, Path, Strategy, Verdict};
 use crate::stateright_engine;
 use crate::trace::{Step, Trace, FORMAT_VERSION};
-use rcopy_model::protocol::{Check, Expect, Protocol};
+use rcopy_model::protocol::{Check, Expect, Fairness, Protocol};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -252,6 +252,13 @@ pub fn trace_file_name(check: &Check, property: &str) -> PathBuf {
     PathBuf::from(dir).join(format!("{short}.json"))
 }
 
+/// Whether a check needs liveness judged (and the graph kept): it expects a verdict of a
+/// liveness property, or it is ad hoc and reports every property.
+fn judges_liveness<P: Protocol>(p: &P, check: &Check) -> bool {
+    let live: Vec<&str> = p.properties().into_iter().filter(|x| x.kind == Kind::Liveness).map(|x| x.name).collect();
+    check.expect.is_empty() || check.expect.iter().any(|(n, _)| live.contains(&n.as_str()))
+}
+
 /// Run `check` of protocol `p`.
 pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome, Error> {
     let start = Instant::now();
@@ -273,6 +280,12 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
             if let Some(flag) = &opts.interrupt {
                 ex = ex.interrupt(flag.clone());
             }
+            let fair: Vec<Fairness> = p.fair_classes(&model).into_iter().map(|(_, f)| f).collect();
+            let m = &model;
+            ex = ex
+                .obligations(p.obligations(&model))
+                .fairness(fair, move |a| p.fair_class(m, a))
+                .liveness(judges_liveness(p, check));
             if p.has_symmetry() {
                 let m = &model;
                 ex = ex.symmetry(move |s| p.representative(m, s).unwrap_or_else(|| s.clone()));

@@ -119,7 +119,7 @@ where
                 (None, true, true) => Verdict::Unwitnessed,
                 (None, true, false) => Verdict::Holds,
             };
-            Judged { name: p.name, kind, verdict, path: hit.map(path_of::<M>), path_error: None }
+            Judged { name: p.name, kind, verdict, path: hit.map(path_of::<M>), loop_index: None, path_error: None }
         })
         .collect();
     Report {
@@ -133,6 +133,7 @@ where
         properties,
         coverage: Vec::new(),
         table_bytes: 0,
+        graph: None,
         peak_rss: control.peak_rss(),
         collision_probability: explorer::fingerprint::collision_probability(unique as u64, generated as u64),
     }

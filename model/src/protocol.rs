@@ -96,7 +96,29 @@ pub struct Field {
     pub about: &'static str,
 }
 
-/// How an action class must be scheduled in an infinite run (used by the liveness engine).
+/// An obligation: a liveness property kept as a predicate on states, pending from the moment
+/// it arises until it is met (e.g. "a write was acknowledged and is not yet destaged", a bit of
+/// the ghost history). It is violated when some fair behaviour stays pending forever: it ends,
+/// or cycles fairly, with the obligation pending. This is "P leads to Q" with the pending bit
+/// set by P and cleared by Q.
+pub struct Obligation<M: Model> {
+    pub name: &'static str,
+    pub pending: fn(&M, &M::State) -> bool,
+}
+
+impl<M: Model> Clone for Obligation<M> {
+    fn clone(&self) -> Self {
+        Obligation { name: self.name, pending: self.pending }
+    }
+}
+
+impl<M: Model> std::fmt::Debug for Obligation<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Obligation({})", self.name)
+    }
+}
+
+/// How an action class must be scheduled in an infinite run.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fairness {
@@ -292,9 +314,21 @@ pub trait Protocol: Send + Sync + 'static {
     /// expects properties to hold fails when one of them never fires, so a model in which
     /// nothing happens cannot pass.
     fn must_fire(&self, model: &Self::Model) -> Vec<&'static str>;
-    /// Fairness per action class (classes not named are unfair: losses, crashes, disasters).
-    fn fairness(&self) -> Vec<(&'static str, Fairness)> {
+    /// The obligations of `model` (liveness properties kept as pending bits), besides its
+    /// `eventually` properties. Listed in [`Protocol::properties`] with kind liveness.
+    fn obligations(&self, _model: &Self::Model) -> Vec<Obligation<Self::Model>> {
         Vec::new()
+    }
+    /// The fairness classes of `model` (e.g. each link's delivery, each timer, each periodic
+    /// process), each weakly or strongly fair; at most 254. The default, one weakly fair class
+    /// of every action, is stateright's semantics: a run goes on while any step is possible.
+    fn fair_classes(&self, _model: &Self::Model) -> Vec<(String, Fairness)> {
+        vec![("any action".into(), Fairness::Weak)]
+    }
+    /// The fairness class of an action (an index into [`Protocol::fair_classes`]), or `None`
+    /// for an action no fair behaviour needs to take: a loss, a crash, a disaster.
+    fn fair_class(&self, _model: &Self::Model, _action: &Self::Action) -> Option<usize> {
+        Some(0)
     }
     /// Symmetry: the representative of `state`'s class (interchangeable systems permuted into
     /// a canonical order). `None`, the default, means the protocol declares no symmetry.

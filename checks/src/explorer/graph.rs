@@ -58,7 +58,8 @@ impl Graph {
     /// Bytes the graph holds: offsets, edges and their classes, pending bits (the fingerprints
     /// by id are counted apart: they are the path back to real states, not the graph).
     pub fn bytes(&self) -> u64 {
-        (self.offsets.capacity() * 4 + self.targets.capacity() * 4 + self.classes.capacity() + self.pending.capacity()) as u64
+        (self.offsets.capacity() * 4 + self.targets.capacity() * 4 + self.classes.capacity() + self.pending.capacity())
+            as u64
     }
 
     pub fn edge_count(&self) -> usize {
@@ -120,7 +121,10 @@ pub struct Parts {
 
 impl Parts {
     pub fn bytes(&self) -> u64 {
-        (self.expanded.capacity() * 8 + self.targets.capacity() * 4 + self.classes.capacity() + self.found.capacity() * 16) as u64
+        (self.expanded.capacity() * 8
+            + self.targets.capacity() * 4
+            + self.classes.capacity()
+            + self.found.capacity() * 16) as u64
     }
 }
 

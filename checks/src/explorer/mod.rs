@@ -15,19 +15,25 @@
 //! explorer then stores representatives only. Coverage counts, per action class, the
 //! transitions taken and the new states they found.
 //!
-//! `eventually` properties are judged as stateright judges them: on paths that end in a state
-//! with no successor, each state's pending set taken from the first path that reached it.
-//! Runs that loop forever, and joins of paths, are the liveness engine's work.
+//! Liveness (a model's `eventually` properties, and obligations: "P leads to Q" kept as a
+//! pending bit) is judged over every behaviour, cycles and joins included, under fairness: the
+//! explorer keeps the reachable graph compactly ([`graph`]) and looks for a fair set of pending
+//! states or a pending state where the behaviour may stop ([`liveness`]); a violation is a
+//! lasso. Without fairness declared, every action is one weakly fair class: a behaviour goes on
+//! while any step is possible (stateright's semantics). Random walks and runs that stopped
+//! early judge liveness only by what they found.
 
 pub mod control;
 pub mod fingerprint;
+pub mod graph;
+pub mod liveness;
 mod path;
 mod search;
 pub mod table;
 
 pub use control::{default_max_memory, peak_rss_bytes, rss_bytes, Bounds, Ended, Progress};
 pub use path::Path;
-pub use rcopy_model::protocol::Kind;
+pub use rcopy_model::protocol::{Fairness, Kind, Obligation};
 
 use control::Control;
 use serde::{Deserialize, Serialize};
@@ -92,6 +98,9 @@ pub struct Judged<S, A> {
     pub verdict: Verdict,
     /// The counterexample or example, when there is one.
     pub path: Option<Path<S, A>>,
+    /// For a liveness counterexample that cycles: the index of the path's state that its last
+    /// state equals (the behaviour repeats the steps after it forever).
+    pub loop_index: Option<usize>,
     /// Why a found path could not be rebuilt (a fingerprint collision, or a model whose
     /// `next_state` is not a function of its arguments).
     pub path_error: Option<String>,
@@ -122,6 +131,8 @@ pub struct Report<S, A> {
     pub coverage: Vec<ClassCount>,
     /// Bytes held by the visited table.
     pub table_bytes: u64,
+    /// The liveness graph, when one was kept.
+    pub graph: Option<GraphStats>,
     /// The largest resident memory of the process seen during the run.
     pub peak_rss: Option<u64>,
     /// The chance that a fingerprint collision hid a state ([`fingerprint::collision_probability`]).
@@ -137,6 +148,22 @@ impl<S, A> Report<S, A> {
         self.properties.iter().find(|p| p.name == name)
     }
 }
+
+/// The liveness graph of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphStats {
+    pub states: u64,
+    pub edges: u64,
+    /// Offsets, edges with their fairness class, pending bits.
+    pub bytes: u64,
+    /// Assembling the graph from what the workers recorded.
+    pub build_time: Duration,
+    /// Judging every liveness property on it (components, fairness, lassos).
+    pub scc_time: Duration,
+}
+
+/// The fairness class of an action, or `None` for one no fair behaviour needs to take.
+pub(crate) type FairFn<'a, A> = dyn Fn(&A) -> Option<usize> + Send + Sync + 'a;
 
 /// A classifier of actions (coverage classes).
 pub(crate) type ClassifyFn<'a, A> = dyn Fn(&A) -> usize + Send + Sync + 'a;
@@ -155,6 +182,10 @@ pub struct Explorer<'a, M: Model> {
     classes: Vec<String>,
     classify: Option<Box<ClassifyFn<'a, M::Action>>>,
     representative: Option<Box<RepresentFn<'a, M::State>>>,
+    obligations: Vec<Obligation<M>>,
+    fairness: Vec<Fairness>,
+    fair_class: Option<Box<FairFn<'a, M::Action>>>,
+    liveness: bool,
 }
 
 impl<'a, M> Explorer<'a, M>
@@ -176,6 +207,10 @@ where
             classes: vec!["any".into()],
             classify: None,
             representative: None,
+            obligations: Vec::new(),
+            fairness: vec![Fairness::Weak],
+            fair_class: None,
+            liveness: true,
         }
     }
 
@@ -220,6 +255,31 @@ where
         self
     }
 
+    /// Obligations to judge besides the model's `eventually` properties.
+    pub fn obligations(mut self, obligations: Vec<Obligation<M>>) -> Self {
+        self.obligations = obligations;
+        self
+    }
+
+    /// Fairness: `classes[k]` is the fairness of class k, and `class_of(action)` an action's
+    /// class (`None`: not fair). Without it, every action is one weakly fair class.
+    pub fn fairness(
+        mut self,
+        classes: Vec<Fairness>,
+        class_of: impl Fn(&M::Action) -> Option<usize> + Send + Sync + 'a,
+    ) -> Self {
+        self.fairness = classes;
+        self.fair_class = Some(Box::new(class_of));
+        self
+    }
+
+    /// Judge liveness (keep the graph) when the model has any (default true). Off, liveness
+    /// properties are unknown unless a search finds one violated, and the run is leaner.
+    pub fn liveness(mut self, on: bool) -> Self {
+        self.liveness = on;
+        self
+    }
+
     /// Symmetry: store only `representative(state)` of each state.
     pub fn symmetry(mut self, representative: impl Fn(&M::State) -> M::State + Send + Sync + 'a) -> Self {
         self.representative = Some(Box::new(representative));
@@ -243,6 +303,9 @@ where
             self.classify.as_deref(),
             self.representative.as_deref(),
             &self.hunt,
+            self.obligations.clone(),
+            (liveness::Fair::new(&self.fairness), self.fair_class.as_deref()),
+            self.liveness && !matches!(self.strategy, Strategy::Walks { .. }),
         );
         let ended = control::monitored(&control, &self.progress, || match self.strategy {
             Strategy::Bfs => search.bfs(self.threads),

@@ -3,15 +3,18 @@
 
 use super::control::{Control, Ended};
 use super::fingerprint::{collision_probability, StableHasher};
+use super::graph::{self, Graph, Parts, MAX_OBLIGATIONS, UNFAIR};
+use super::liveness::{self, Fair};
 use super::path::rebuild;
 use super::table::{Visited, NO_PARENT};
-use super::{ClassCount, Judged, Kind, Report, Strategy, Verdict};
+use super::{ClassCount, FairFn, GraphStats, Judged, Kind, Report, Strategy, Verdict};
 use super::{ClassifyFn, RepresentFn};
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
+use rcopy_model::protocol::Obligation;
 use stateright::{Expectation, Model, Property};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -32,9 +35,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Node<S> {
     state: S,
     fp: u64,
-    /// `eventually` properties not yet seen to hold on the path that first reached this state.
+    /// Liveness properties pending on the path that first reached this state: `eventually`
+    /// ones not yet seen to hold, obligations pending in the state itself.
     pending: u64,
     depth: u32,
+    /// The state's id in the liveness graph (0 when no graph is kept).
+    id: u32,
 }
 
 /// The shallowest discovery of a property so far.
@@ -57,19 +63,38 @@ struct Local<S, A> {
     generated: u64,
     /// New states not yet added to the shared count.
     unflushed: u64,
+    /// The liveness graph this worker recorded.
+    parts: Parts,
 }
 
 /// New states a worker counts before it adds them to the shared count (and checks the state
 /// bound): a shared counter written on every insert would have the threads fight over it.
 const FLUSH_EVERY: u64 = 16;
 
+/// A liveness property: a model's `eventually` property (judged from the initial states) or an
+/// obligation (judged wherever it arises).
+enum Live<M: Model> {
+    Eventually(usize),
+    Obligation(Obligation<M>),
+}
+
 pub(super) struct Search<'a, M: Model> {
     model: &'a M,
     control: &'a Control,
     props: Vec<Property<M>>,
-    /// Per property, its bit among the `eventually` ones.
+    /// The liveness properties: bit k of a node's `pending` is `live[k]`.
+    live: Vec<Live<M>>,
+    /// Per property, its bit among the liveness ones.
     ebit: Vec<Option<u32>>,
     all_pending: u64,
+    /// The fairness class of an action (`None`: not fair), and which classes are weak or strong.
+    fair_class: Option<&'a FairFn<'a, M::Action>>,
+    fair: Fair,
+    /// Keep the liveness graph: states by id, edges, pending bits.
+    graph: bool,
+    next_id: AtomicU32,
+    parts: Mutex<Vec<Parts>>,
+    inits: Mutex<Vec<u32>>,
     table: Visited,
     classes: usize,
     classify: Option<&'a ClassifyFn<'a, M::Action>>,
@@ -93,6 +118,7 @@ where
     M::State: Hash + Clone + Send + Sync,
     M::Action: Clone + Send + Sync,
 {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         model: &'a M,
         control: &'a Control,
@@ -100,31 +126,44 @@ where
         classify: Option<&'a ClassifyFn<'a, M::Action>>,
         represent: Option<&'a RepresentFn<'a, M::State>>,
         hunt: &[String],
+        obligations: Vec<Obligation<M>>,
+        fairness: (Fair, Option<&'a FairFn<'a, M::Action>>),
+        liveness: bool,
     ) -> Self {
         let props = model.properties();
-        let mut next_bit = 0u32;
+        let mut live: Vec<Live<M>> = Vec::new();
         let ebit: Vec<Option<u32>> = props
             .iter()
-            .map(|p| {
-                // At most 64 `eventually` properties are tracked; the rest stay unknown.
-                (p.expectation == Expectation::Eventually && next_bit < 64).then(|| {
-                    next_bit += 1;
-                    next_bit - 1
+            .enumerate()
+            .map(|(i, p)| {
+                // At most 64 liveness properties are tracked while searching; the rest stay unknown.
+                (p.expectation == Expectation::Eventually && live.len() < 64).then(|| {
+                    live.push(Live::Eventually(i));
+                    live.len() as u32 - 1
                 })
             })
             .collect();
-        let all_pending = if next_bit == 64 { u64::MAX } else { (1u64 << next_bit) - 1 };
-        let hunt = hunt.iter().filter_map(|h| props.iter().position(|p| p.name == h)).collect();
+        live.extend(obligations.into_iter().take(64 - live.len()).map(Live::Obligation));
+        let all_pending = if live.len() == 64 { u64::MAX } else { (1u64 << live.len()) - 1 };
+        let hunt = hunt.iter().filter_map(|h| Self::index_of(&props, &live, h)).collect();
         // One more slot than classes: actions a classifier puts out of range.
         let slots = classes + 1;
+        let total = props.len() + live.iter().filter(|l| matches!(l, Live::Obligation(_))).count();
         Search {
             model,
             control,
-            found_depth: props.iter().map(|_| AtomicUsize::new(NOT_FOUND)).collect(),
-            found: Mutex::new(vec![None; props.len()]),
+            found_depth: (0..total).map(|_| AtomicUsize::new(NOT_FOUND)).collect(),
+            found: Mutex::new(vec![None; total]),
+            graph: liveness && !live.is_empty() && represent.is_none(),
             props,
+            live,
             ebit,
             all_pending,
+            fair_class: fairness.1,
+            fair: fairness.0,
+            next_id: AtomicU32::new(0),
+            parts: Mutex::new(Vec::new()),
+            inits: Mutex::new(Vec::new()),
             table: Visited::default(),
             classes,
             classify,
@@ -140,6 +179,30 @@ where
         }
     }
 
+    /// The index of a property by name in the report's list: the model's properties, then the
+    /// obligations.
+    fn index_of(props: &[Property<M>], live: &[Live<M>], name: &str) -> Option<usize> {
+        props.iter().position(|p| p.name == name).or_else(|| {
+            live.iter()
+                .filter_map(|l| match l {
+                    Live::Obligation(o) => Some(o.name),
+                    Live::Eventually(_) => None,
+                })
+                .position(|n| n == name)
+                .map(|k| props.len() + k)
+        })
+    }
+
+    /// The report index of liveness property `k`.
+    fn live_index(&self, k: usize) -> usize {
+        match &self.live[k] {
+            Live::Eventually(i) => *i,
+            Live::Obligation(_) => {
+                self.props.len() + self.live[..k].iter().filter(|l| matches!(l, Live::Obligation(_))).count()
+            }
+        }
+    }
+
     fn local(&self) -> Local<M::State, M::Action> {
         Local {
             hasher: StableHasher::default(),
@@ -149,6 +212,7 @@ where
             new: vec![0; self.classes + 1],
             generated: 0,
             unflushed: 0,
+            parts: Parts::default(),
         }
     }
 
@@ -173,6 +237,9 @@ where
 
     fn merge(&self, mut l: Local<M::State, M::Action>) {
         self.flush(&mut l);
+        if self.graph {
+            lock(&self.parts).push(std::mem::take(&mut l.parts));
+        }
         for (k, n) in l.fired.iter().enumerate() {
             self.fired[k].fetch_add(*n, Ordering::Relaxed);
         }
@@ -244,38 +311,81 @@ where
     }
 
     /// Judge the properties in `state`: `always` and `sometimes` once per unique state (`new`),
-    /// unless found at a shallower depth; `eventually` on every state of the path. Returns the
-    /// `eventually` properties still pending after it.
-    fn judge(&self, state: &M::State, fp: u64, depth: usize, mut pending: u64, new: bool) -> u64 {
+    /// unless found at a shallower depth. Returns the liveness properties still pending on the
+    /// path (an `eventually` one until it holds; an obligation while pending in the state), and
+    /// the state's own pending bits for the graph (an `eventually` one where it does not hold).
+    fn judge(&self, state: &M::State, fp: u64, depth: usize, mut pending: u64, new: bool) -> (u64, u8) {
+        let mut bad = 0u8;
         for (i, p) in self.props.iter().enumerate() {
-            match p.expectation {
-                Expectation::Always | Expectation::Sometimes => {
-                    if !new || self.found_depth[i].load(Ordering::Relaxed) < depth {
-                        continue;
-                    }
-                    let holds = (p.condition)(self.model, state);
-                    if holds == (p.expectation == Expectation::Sometimes) {
-                        self.hit(i, depth, fp, None);
-                    }
-                }
-                Expectation::Eventually => {
-                    if let Some(b) = self.ebit[i] {
-                        if pending & (1 << b) != 0 && (p.condition)(self.model, state) {
-                            pending &= !(1 << b);
-                        }
-                    }
-                }
+            if p.expectation == Expectation::Eventually || !new || self.found_depth[i].load(Ordering::Relaxed) < depth {
+                continue;
+            }
+            let holds = (p.condition)(self.model, state);
+            if holds == (p.expectation == Expectation::Sometimes) {
+                self.hit(i, depth, fp, None);
             }
         }
-        pending
+        for (k, l) in self.live.iter().enumerate() {
+            let bit = 1u64 << k;
+            let in_state = match l {
+                Live::Eventually(i) => {
+                    // Only needed where the path still waits for it, or for the graph.
+                    if pending & bit == 0 && !self.graph {
+                        continue;
+                    }
+                    !(self.props[*i].condition)(self.model, state)
+                }
+                Live::Obligation(o) => (o.pending)(self.model, state),
+            };
+            match l {
+                Live::Eventually(_) if !in_state => pending &= !bit,
+                Live::Eventually(_) => {}
+                Live::Obligation(_) if in_state => pending |= bit,
+                Live::Obligation(_) => pending &= !bit,
+            }
+            if in_state && k < MAX_OBLIGATIONS {
+                bad |= 1 << k;
+            }
+        }
+        (pending, bad)
     }
 
-    /// A run ends in `fp` with `eventually` properties still pending: each is violated.
+    /// A behaviour may stop in `fp` (no fair step is enabled there) with liveness properties
+    /// still pending: each is violated.
     fn ended_pending(&self, fp: u64, depth: usize, pending: u64, walk: Option<&Vec<u64>>) {
-        for (i, b) in self.ebit.iter().enumerate() {
-            if b.is_some_and(|b| pending & (1 << b) != 0) {
-                self.hit(i, depth, fp, walk.cloned());
+        for k in 0..self.live.len() {
+            if pending & (1 << k) != 0 {
+                self.hit(self.live_index(k), depth, fp, walk.cloned());
             }
+        }
+    }
+
+    /// The fairness class of an action's edge.
+    fn fair_of(&self, a: &M::Action) -> u8 {
+        match self.fair_class {
+            Some(f) => f(a).and_then(|c| u8::try_from(c).ok()).filter(|c| *c != UNFAIR).unwrap_or(UNFAIR),
+            None => 0,
+        }
+    }
+
+    /// A new state: its id in the graph, when one is kept.
+    fn new_id(&self) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if id == u32::MAX - 1 {
+            self.control.stop(Ended::StateBound);
+        }
+        id as u64
+    }
+
+    /// Store `fp` reached from `parent` (a fingerprint, or an id when a graph is kept): its id
+    /// and whether it is new.
+    #[inline]
+    fn store(&self, fp: u64, parent: &Node<M::State>) -> (u32, bool) {
+        if self.graph {
+            let (id, new) = self.table.insert_with(fp, || self.new_id());
+            (id as u32, new)
+        } else {
+            (0, self.table.insert(fp, parent.fp))
         }
     }
 
@@ -295,10 +405,20 @@ where
             }
             let s = self.represent(s);
             let fp = l.hasher.fingerprint(&s);
-            if self.table.insert(fp, NO_PARENT) {
+            let (id, new) = if self.graph {
+                let (id, new) = self.table.insert_with(fp, || self.new_id());
+                (id as u32, new)
+            } else {
+                (0, self.table.insert(fp, NO_PARENT))
+            };
+            if new {
                 self.count_new(&mut l);
-                let pending = self.judge(&s, fp, 0, self.all_pending, true);
-                nodes.push(Node { state: s, fp, pending, depth: 0 });
+                let (pending, bad) = self.judge(&s, fp, 0, self.all_pending, true);
+                if self.graph {
+                    l.parts.found.push((id, fp, bad));
+                    lock(&self.inits).push(id);
+                }
+                nodes.push(Node { state: s, fp, pending, depth: 0, id });
             }
         }
         self.merge(l);
@@ -310,8 +430,9 @@ where
         chunks
     }
 
-    /// Expand `node`: its new successors go to `local.out`. A state at the depth bound is not
-    /// expanded (and marks the run truncated if it has successors).
+    /// Expand `node`: its new successors go to `local.out`, and, when a graph is kept, its
+    /// edges to the graph. A state at the depth bound is not expanded (and marks the run
+    /// truncated if it has successors).
     fn expand(&self, node: Node<M::State>, l: &mut Local<M::State, M::Action>) {
         if self.control.bounds.max_depth.is_some_and(|m| node.depth as usize >= m) {
             if self.has_successor(&node.state) {
@@ -325,27 +446,41 @@ where
         let depth = node.depth as usize + 1;
         let mut actions = std::mem::take(&mut l.actions);
         self.model.actions(&node.state, &mut actions);
-        let mut terminal = true;
+        let mut fair_step = false;
+        let mut edges = 0u32;
         for a in actions.drain(..) {
             let class = self.class(&a);
+            let fair = self.fair_of(&a);
             let Some(next) = self.model.next_state(&node.state, a) else { continue };
             if !self.model.within_boundary(&next) {
                 continue;
             }
-            terminal = false;
+            fair_step |= fair != UNFAIR;
             l.generated += 1;
             l.fired[class] += 1;
             let next = self.represent(next);
             let fp = l.hasher.fingerprint(&next);
-            if self.table.insert(fp, node.fp) {
+            let (id, new) = self.store(fp, &node);
+            if self.graph {
+                l.parts.targets.push(id);
+                l.parts.classes.push(fair);
+                edges += 1;
+            }
+            if new {
                 l.new[class] += 1;
                 self.count_new(l);
-                let pending = self.judge(&next, fp, depth, node.pending, true);
-                l.out.push(Node { state: next, fp, pending, depth: depth as u32 });
+                let (pending, bad) = self.judge(&next, fp, depth, node.pending, true);
+                if self.graph {
+                    l.parts.found.push((id, fp, bad));
+                }
+                l.out.push(Node { state: next, fp, pending, depth: depth as u32, id });
             }
         }
         l.actions = actions;
-        if terminal && node.pending != 0 {
+        if self.graph {
+            l.parts.expanded.push((node.id, edges));
+        }
+        if !fair_step && node.pending != 0 {
             self.ended_pending(node.fp, node.depth as usize, node.pending, None);
         }
     }
@@ -548,13 +683,37 @@ where
                 l.new[class] += 1;
                 self.count_new(l);
             }
-            pending = self.judge(&next, next_fp, depth, pending, new);
+            pending = self.judge(&next, next_fp, depth, pending, new).0;
             self.note_depth(depth);
             trail.push(next_fp);
             cur = next;
             fp = next_fp;
         }
         l.actions = actions;
+    }
+
+    /// The graph the workers recorded.
+    fn assemble(&self) -> Graph {
+        let parts = std::mem::take(&mut *lock(&self.parts));
+        let inits = lock(&self.inits).clone();
+        graph::assemble(self.next_id.load(Ordering::Relaxed) as usize, inits, parts)
+    }
+
+    /// The names and kinds of every property the report judges: the model's, then the
+    /// obligations.
+    fn judged(&self) -> Vec<(&'static str, Kind, Option<usize>)> {
+        let mut v: Vec<(&'static str, Kind, Option<usize>)> = self
+            .props
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name, Kind::of(&p.expectation), self.ebit[i].map(|b| b as usize)))
+            .collect();
+        for (k, l) in self.live.iter().enumerate() {
+            if let Live::Obligation(o) = l {
+                v.push((o.name, Kind::Liveness, Some(k)));
+            }
+        }
+        v
     }
 
     /// The run's results: each property's verdict and path, coverage, figures.
@@ -567,25 +726,63 @@ where
         classes: &[String],
     ) -> Report<M::State, M::Action> {
         let found = lock(&self.found).clone();
+        let built = std::time::Instant::now();
+        let graph = self.graph.then(|| self.assemble());
+        let build_time = built.elapsed();
+        // Shortest paths by id, for what the search found, when ids stand for fingerprints.
+        let parents = graph.as_ref().map(|g| liveness::bfs(g, None).1);
+        let path_of_ids = |ids: &[u32], g: &Graph| -> Vec<u64> { ids.iter().map(|&i| g.fps[i as usize]).collect() };
+        let scc_start = std::time::Instant::now();
         let properties = self
-            .props
-            .iter()
+            .judged()
+            .into_iter()
             .zip(found)
-            .enumerate()
-            .map(|(i, (p, f))| {
-                let kind = Kind::of(&p.expectation);
-                let sometimes = p.expectation == Expectation::Sometimes;
-                let untracked = p.expectation == Expectation::Eventually && self.ebit[i].is_none();
+            .map(|((name, kind, live), f)| {
+                let tracked = live.is_some_and(|k| k < MAX_OBLIGATIONS);
+                // Liveness on the whole graph: exact, for every behaviour.
+                if let (Some(k), Some(g), true, true) = (live, &graph, ended.exhaustive(), tracked) {
+                    let from_init = matches!(self.live[k], Live::Eventually(_));
+                    return match liveness::check(g, k, from_init, &self.fair) {
+                        None => Judged {
+                            name,
+                            kind,
+                            verdict: Verdict::Holds,
+                            path: None,
+                            loop_index: None,
+                            path_error: None,
+                        },
+                        Some(lasso) => {
+                            let (ids, loop_index) = lasso.path();
+                            let (path, path_error) = match rebuild(self.model, &path_of_ids(&ids, g), None) {
+                                Ok(p) => (Some(p), None),
+                                Err(e) => (None, Some(e)),
+                            };
+                            Judged { name, kind, verdict: Verdict::Violated, path, loop_index, path_error }
+                        }
+                    };
+                }
+                let sometimes = kind == Kind::Example;
+                // Here a liveness property was not judged on a whole graph: only what the search
+                // found counts.
                 let Some(f) = f else {
-                    let verdict = match (ended.exhaustive() && !untracked, sometimes) {
+                    let verdict = match (
+                        ended.exhaustive() && kind != Kind::Liveness,
+                        sometimes,
+                    ) {
                         (false, _) => Verdict::Unknown,
                         (true, true) => Verdict::Unwitnessed,
                         (true, false) => Verdict::Holds,
                     };
-                    return Judged { name: p.name, kind, verdict, path: None, path_error: None };
+                    return Judged { name, kind, verdict, path: None, loop_index: None, path_error: None };
                 };
                 let verdict = if sometimes { Verdict::Witnessed } else { Verdict::Violated };
-                let fps = f.walk.or_else(|| self.table.chain(f.fp));
+                let fps = match (f.walk, &graph, &parents) {
+                    (Some(w), _, _) => Some(w),
+                    (None, Some(g), Some(parents)) => {
+                        self.table.parent(f.fp).map(|id| path_of_ids(&liveness::chain(parents, id as u32), g))
+                    }
+                    _ => self.table.chain(f.fp),
+                };
                 let path = fps
                     .ok_or_else(|| "the visited table lost the path (a fingerprint collision)".to_string())
                     .and_then(|fps| rebuild(self.model, &fps, self.represent));
@@ -593,9 +790,16 @@ where
                     Ok(p) => (Some(p), None),
                     Err(e) => (None, Some(e)),
                 };
-                Judged { name: p.name, kind, verdict, path, path_error }
+                Judged { name, kind, verdict, path, loop_index: None, path_error }
             })
             .collect();
+        let graph_stats = graph.as_ref().map(|g| GraphStats {
+            states: g.len() as u64,
+            edges: g.edge_count() as u64,
+            bytes: g.bytes(),
+            build_time,
+            scc_time: scc_start.elapsed(),
+        });
         let mut coverage: Vec<ClassCount> = (0..=self.classes)
             .map(|k| ClassCount {
                 class: classes.get(k).cloned().unwrap_or_else(|| "unclassified".into()),
@@ -607,7 +811,6 @@ where
             coverage.pop();
         }
         let unique = self.unique.load(Ordering::Relaxed);
-        debug_assert_eq!(unique, self.table.len());
         let generated = self.generated.load(Ordering::Relaxed);
         Report {
             strategy,
@@ -620,6 +823,7 @@ where
             properties,
             coverage,
             table_bytes: self.table.bytes(),
+            graph: graph_stats,
             peak_rss: self.control.peak_rss(),
             collision_probability: collision_probability(unique, generated),
         }

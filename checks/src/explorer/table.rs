@@ -76,6 +76,20 @@ impl Visited {
         }
     }
 
+    /// Record `fp` with the value `new()` gives, if it is not there yet: its value, and whether
+    /// it is new. (The liveness graph keeps a state's id as its value.)
+    #[inline]
+    pub fn insert_with(&self, fp: u64, new: impl FnOnce() -> u64) -> (u64, bool) {
+        match self.shard(fp).entry(fp) {
+            Entry::Occupied(o) => (*o.get(), false),
+            Entry::Vacant(v) => {
+                let x = new();
+                v.insert(x);
+                (x, true)
+            }
+        }
+    }
+
     /// The parent recorded for `fp`: [`NO_PARENT`] for an initial state, `None` if not found.
     pub fn parent(&self, fp: u64) -> Option<u64> {
         self.shard(fp).get(&fp).copied()

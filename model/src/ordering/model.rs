@@ -18,6 +18,8 @@ pub struct OrderingModel {
     pub config: Config,
     /// The config's pairs and scope, validated.
     pub topology: Topology,
+    /// The topology's streams, ascending (looked up on every step for fairness).
+    pub streams: Vec<StreamId>,
     pub variant: Variant,
     pub faults: FaultSet,
     pub mode: Mode,
@@ -57,7 +59,8 @@ impl OrderingModel {
     /// The model of a config, checked: an error names what makes no sense in it.
     pub fn new(config: Config, variant: Variant, faults: FaultSet, mode: Mode) -> Result<OrderingModel, String> {
         let topology = config.validate()?;
-        Ok(OrderingModel { config, topology, variant, faults, mode })
+        let streams = topology.streams();
+        Ok(OrderingModel { config, topology, streams, variant, faults, mode })
     }
 
     /// What LDS `lds` reads off the clocks at common time `now` (its own clock runs `skew` ahead).
@@ -167,6 +170,55 @@ impl OrderingModel {
         let after = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
         if after > before + 1 {
             g.gap_filled = true;
+        }
+    }
+
+    /// The fairness classes (note 6.2): the host's writes, the clock's tick, each LDS's
+    /// publishing (B9), per stream its send, resend and heartbeat timers and the delivery on
+    /// its link each way, per RDS its slave round, its destage, and the delivery of its report
+    /// and of the limits to it. Losses, duplicates and the disaster have none.
+    pub fn fair_classes(&self) -> Vec<String> {
+        let mut v = vec!["host writes".to_string(), "tick".to_string()];
+        v.extend((0..self.topology.lds_count()).map(|l| format!("publish LDS{l}")));
+        for s in &self.streams {
+            v.push(format!("send {s}"));
+            v.push(format!("resend {s}"));
+            v.push(format!("heartbeat {s}"));
+            v.push(format!("deliver LDS{}->RDS{} on {s}", s.lds, s.rds));
+            v.push(format!("deliver RDS{}->LDS{} on {s}", s.rds, s.lds));
+        }
+        for r in 0..self.topology.rds_count() {
+            v.push(format!("round RDS{r}"));
+            v.push(format!("destage RDS{r}"));
+            v.push(format!("deliver RDS{r}->Master"));
+            v.push(format!("deliver Master->RDS{r}"));
+        }
+        v
+    }
+
+    /// The fairness class of an action: its index in [`OrderingModel::fair_classes`].
+    pub fn fair_class(&self, action: &Action) -> Option<usize> {
+        let lds = self.topology.lds_count() as usize;
+        let streams = 2 + lds;
+        let rds_base = streams + 5 * self.streams.len();
+        let stream = |s: &StreamId| self.streams.iter().position(|x| x == s).map(|i| streams + 5 * i);
+        match action {
+            Action::Write { .. } => Some(0),
+            Action::Tick => Some(1),
+            Action::Publish { lds, .. } => Some(2 + *lds as usize),
+            Action::Send { stream: s } => stream(s),
+            Action::Timeout { stream: s, .. } => stream(s).map(|b| b + 1),
+            Action::Heartbeat { stream: s } => stream(s).map(|b| b + 2),
+            Action::Deliver(e) => match (&e.msg, e.dst) {
+                (Message::Data(p), _) => stream(&p.stream).map(|b| b + 3),
+                (Message::Ack { stream: s, .. }, _) => stream(s).map(|b| b + 4),
+                (Message::Report { rds, .. }, _) => Some(rds_base + 4 * *rds as usize + 2),
+                (Message::Limit { .. }, Node::Rds(r)) => Some(rds_base + 4 * r as usize + 3),
+                (Message::Limit { .. }, _) => None,
+            },
+            Action::Report { rds } => Some(rds_base + 4 * *rds as usize),
+            Action::Destage { rds } => Some(rds_base + 4 * *rds as usize + 1),
+            Action::Lose(_) | Action::Duplicate(_) | Action::Takeover => None,
         }
     }
 

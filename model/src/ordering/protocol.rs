@@ -174,25 +174,14 @@ impl Protocol for Ordering {
         checks::must_fire(&model.config, model.variant, model.mode)
     }
 
-    /// Note 6.2: the processes and the network's deliveries are fair; a loss, a duplicate and
-    /// a disaster are not.
-    fn fairness(&self) -> Vec<(&'static str, Fairness)> {
-        [
-            "publish",
-            "send",
-            "resend",
-            "heartbeat",
-            "tick",
-            "deliver-data",
-            "deliver-ack",
-            "deliver-report",
-            "deliver-limit",
-            "round",
-            "destage",
-        ]
-        .into_iter()
-        .map(|c| (c, Fairness::Weak))
-        .collect()
+    /// Note 6.2: bounded writes, fair delivery on every link, every timer and periodic process
+    /// fair; a loss, a duplicate and the disaster are not.
+    fn fair_classes(&self, model: &OrderingModel) -> Vec<(String, Fairness)> {
+        model.fair_classes().into_iter().map(|c| (c, Fairness::Weak)).collect()
+    }
+
+    fn fair_class(&self, model: &OrderingModel, action: &Action) -> Option<usize> {
+        model.fair_class(action)
     }
 
     fn participants(&self, model: &OrderingModel) -> Vec<String> {
@@ -234,8 +223,12 @@ mod tests {
         assert_eq!(CLASSES.len(), Class::Takeover as usize + 1);
         assert_eq!(CLASSES[Class::DeliverLimit as usize], "deliver-limit");
         assert_eq!(CLASSES[Class::Round as usize], "round");
-        for (c, _) in Ordering.fairness() {
-            assert!(CLASSES.contains(&c), "fairness names an unknown class `{c}`");
-        }
+        let m = Ordering.model(&crate::ordering::Config::named("tiny").unwrap(), "hardened", &[], "safety").unwrap();
+        let fair = Ordering.fair_classes(&m);
+        assert_eq!(fair.len(), 2 + 2 + 2 * 5 + 2 * 4, "host, tick, a publish per LDS, 5 per stream, 4 per RDS");
+        let mut names: Vec<&String> = fair.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), fair.len(), "fairness classes have distinct names");
     }
 }
