@@ -81,6 +81,10 @@ struct Run {
     /// Stop each run before the process holds this many MiB (default: 80% of what is free).
     #[arg(long, value_name = "MIB")]
     max_memory: Option<u64>,
+    /// Leave liveness out: no graph is kept (leaner), and liveness properties are unknown
+    /// unless a search finds one violated.
+    #[arg(long)]
+    no_liveness: bool,
     /// No progress line.
     #[arg(long, short)]
     quiet: bool,
@@ -396,6 +400,7 @@ fn parse_run(r: &Run) -> Result<Options, Error> {
         progress: !r.quiet,
         interrupt: None,
         trace_dir: None,
+        liveness: !r.no_liveness,
     })
 }
 

@@ -30,8 +30,8 @@ pub trait Registered: Send + Sync {
     fn has_symmetry(&self) -> bool;
     /// A config's values (after `sets`), as a trace would record them.
     fn config_record(&self, config: &str, sets: &[String]) -> Result<ConfigRecord, Error>;
-    /// The properties of the model a check explores (its mode decides which), checking on the
-    /// way that the check's config, variant, faults and mode make a model.
+    /// The properties of the model a check explores, obligations included, checking on the way
+    /// that the check's config, variant, faults and mode make a model.
     fn check_properties(&self, check: &Check) -> Result<Vec<(&'static str, Kind)>, Error>;
     fn run(&self, check: &Check, opts: &Options) -> Result<Outcome, Error>;
     fn replay_on_model(&self, trace: &Trace) -> Result<Replayed, String>;
@@ -98,7 +98,9 @@ impl<P: Protocol> Registered for P {
     }
     fn check_properties(&self, check: &Check) -> Result<Vec<(&'static str, Kind)>, Error> {
         let (model, _) = runner::model_of(self, check)?;
-        Ok(model.properties().iter().map(|p| (p.name, Kind::of(&p.expectation))).collect())
+        let mut v: Vec<(&'static str, Kind)> = model.properties().iter().map(|p| (p.name, Kind::of(&p.expectation))).collect();
+        v.extend(Protocol::obligations(self, &model).iter().map(|o| (o.name, Kind::Liveness)));
+        Ok(v)
     }
     fn run(&self, check: &Check, opts: &Options) -> Result<Outcome, Error> {
         runner::run(self, check, opts)

@@ -3,11 +3,11 @@
 //! protocol's narration; a lasso's cycle is marked in each.
 
 use crate::guard::guarded;
-use crate::replay::{model_of, typed};
+use crate::replay::{fairness_of, model_of, typed, Fate};
 use crate::trace::Trace;
 use petgraph::dot::{Config as DotConfig, Dot};
 use petgraph::graph::DiGraph;
-use rcopy_model::protocol::{Event, Kind, Protocol};
+use rcopy_model::protocol::{Event, Fairness, Kind, Protocol};
 use std::fmt::Write;
 
 /// The output formats.
@@ -63,6 +63,8 @@ struct Told {
     events: Vec<Event>,
     participants: Vec<String>,
     summaries: Vec<Vec<String>>,
+    /// For a liveness trace: each fair class and its fate on the cycle (or where the run stops).
+    fates: Vec<(String, Fairness, Fate)>,
 }
 
 fn tell<P: Protocol>(p: &P, trace: &Trace) -> Result<Told, String> {
@@ -72,7 +74,12 @@ fn tell<P: Protocol>(p: &P, trace: &Trace) -> Result<Told, String> {
         let events =
             actions.iter().enumerate().map(|(i, a)| p.narrate(&model, &states[i], a, &states[i + 1])).collect();
         let summaries = states.iter().map(|s| p.summary(&model, s)).collect();
-        Ok(Told { events, participants: p.participants(&model), summaries })
+        let fates = if trace.kind == Kind::Liveness {
+            fairness_of(p, &model, &actions, &states, trace.loop_index)
+        } else {
+            Vec::new()
+        };
+        Ok(Told { events, participants: p.participants(&model), summaries, fates })
     })
 }
 
@@ -91,11 +98,58 @@ pub fn text<P: Protocol>(p: &P, trace: &Trace) -> Result<String, String> {
     if let Some(j) = trace.loop_index {
         writeln!(out, "     -- back to the state after step {j} --").unwrap();
     }
+    if trace.kind == Kind::Liveness {
+        for line in liveness_account(trace, &told) {
+            writeln!(out, "{line}").unwrap();
+        }
+    }
     writeln!(out, "last state:").unwrap();
     for line in told.summaries.last().into_iter().flatten() {
         writeln!(out, "     {line}").unwrap();
     }
     Ok(out)
+}
+
+/// For a liveness trace: what stays pending, and where each fair class is taken or disabled.
+fn liveness_account(trace: &Trace, told: &Told) -> Vec<String> {
+    let mut out = Vec::new();
+    match trace.loop_index {
+        Some(j) => out.push(format!(
+            "the behaviour repeats steps {}..{} forever, and \"{}\" stays pending",
+            j + 1,
+            told.events.len(),
+            trace.property
+        )),
+        None => out.push(format!(
+            "the behaviour may stop here (no fair step is enabled), with \"{}\" pending",
+            trace.property
+        )),
+    }
+    // Each fair class's fate, classes with the same fate on one line.
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, fairness, fate) in &told.fates {
+        let how = match fate {
+            Fate::Taken(i) => format!("taken at step {i}"),
+            Fate::Disabled(0) => "disabled in the initial state".to_string(),
+            Fate::Disabled(i) => format!("disabled after step {i}"),
+            Fate::Starved => "STARVED (enabled, never taken: not a fair behaviour)".to_string(),
+        };
+        let item = match fairness {
+            Fairness::Weak => name.clone(),
+            Fairness::Strong => format!("{name} (strong)"),
+        };
+        match groups.iter_mut().find(|(h, _)| *h == how) {
+            Some((_, v)) => v.push(item),
+            None => groups.push((how, vec![item])),
+        }
+    }
+    if !groups.is_empty() {
+        out.push(if trace.loop_index.is_some() { "fairness on the cycle:" } else { "fairness where it stops:" }.into());
+        for (how, names) in groups {
+            out.push(format!("     {how}: {}", names.join(", ")));
+        }
+    }
+    out
 }
 
 /// Mermaid reads `#` and `;` as the start and end of an entity: write them as entities.
@@ -137,6 +191,10 @@ pub fn mermaid<P: Protocol>(p: &P, trace: &Trace) -> Result<String, String> {
     }
     if trace.loop_index.is_some() {
         writeln!(out, "    end").unwrap();
+    }
+    if let (Kind::Liveness, Some(first), Some(end)) = (trace.kind, participants.first(), participants.last()) {
+        let account = liveness_account(trace, &told);
+        writeln!(out, "    Note over {first},{end}: {}", mermaid_escape(&account[0])).unwrap();
     }
     let last = told.summaries.last().cloned().unwrap_or_default();
     if let (Some(first), Some(end)) = (participants.first(), participants.last()) {

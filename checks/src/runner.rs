@@ -57,6 +57,9 @@ pub struct Options {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Write each trace found to `<dir>/<check>/<property>.json`.
     pub trace_dir: Option<PathBuf>,
+    /// Judge liveness (keep the graph) when the check needs it. Off: liveness is unknown unless
+    /// a search finds it violated, and the run is leaner.
+    pub liveness: bool,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             progress: false,
             interrupt: None,
             trace_dir: None,
+            liveness: true,
         }
     }
 }
@@ -219,6 +223,7 @@ pub fn trace_of<P: Protocol>(
     property: &str,
     kind: Kind,
     path: &Path<P::State, P::Action>,
+    loop_index: Option<usize>,
 ) -> Trace {
     let state = |s: &P::State| serde_json::to_value(s).expect("states serialise");
     let mut steps = vec![Step { label: "init".into(), action: None, state: state(&path.states[0]) }];
@@ -240,7 +245,7 @@ pub fn trace_of<P: Protocol>(
         mode: check.mode.clone(),
         property: property.into(),
         kind,
-        loop_index: None,
+        loop_index,
         steps,
     }
 }
@@ -285,14 +290,17 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
             ex = ex
                 .obligations(p.obligations(&model))
                 .fairness(fair, move |a| p.fair_class(m, a))
-                .liveness(judges_liveness(p, check));
+                .liveness(opts.liveness && judges_liveness(p, check));
             if p.has_symmetry() {
                 let m = &model;
                 ex = ex.symmetry(move |s| p.representative(m, s).unwrap_or_else(|| s.clone()));
             }
             ex.run()
         }
-        Engine::Stateright => stateright_engine::run(&model, check, opts, &hunt),
+        Engine::Stateright => {
+            let obligations: Vec<&'static str> = p.obligations(&model).iter().map(|o| o.name).collect();
+            stateright_engine::run(&model, check, opts, &hunt, &obligations)
+        }
     };
     let mut properties = Vec::new();
     let mut traces = Vec::new();
@@ -307,7 +315,7 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
             trace_error: j.path_error.clone(),
         };
         if let Some(path) = &j.path {
-            let t = trace_of(p, &model, check, &record, j.name, j.kind, path);
+            let t = trace_of(p, &model, check, &record, j.name, j.kind, path, j.loop_index);
             out.trace_steps = Some(t.len());
             if let Some(dir) = &opts.trace_dir {
                 let file = dir.join(trace_file_name(check, j.name));

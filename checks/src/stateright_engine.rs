@@ -40,7 +40,14 @@ fn path_of<M: Model>(p: stateright::Path<M::State, M::Action>) -> Path<M::State,
 }
 
 /// Run `model` with stateright's checker for `opts.strategy`.
-pub fn run<M>(model: &M, check: &Check, opts: &Options, hunt: &[String]) -> Report<M::State, M::Action>
+/// `obligations` (which stateright cannot judge) are reported unknown.
+pub fn run<M>(
+    model: &M,
+    check: &Check,
+    opts: &Options,
+    hunt: &[String],
+    obligations: &[&'static str],
+) -> Report<M::State, M::Action>
 where
     M: Model + Clone + Send + Sync + 'static,
     M::State: Hash + Clone + Debug + Send + Sync + PartialEq + 'static,
@@ -106,7 +113,7 @@ where
         None => Ended::Exhausted,
     };
     let mut found = found;
-    let properties = props
+    let mut properties: Vec<Judged<M::State, M::Action>> = props
         .iter()
         .map(|p| {
             let kind = Kind::of(&p.expectation);
@@ -122,6 +129,14 @@ where
             Judged { name: p.name, kind, verdict, path: hit.map(path_of::<M>), loop_index: None, path_error: None }
         })
         .collect();
+    properties.extend(obligations.iter().map(|name| Judged {
+        name,
+        kind: Kind::Liveness,
+        verdict: Verdict::Unknown,
+        path: None,
+        loop_index: None,
+        path_error: None,
+    }));
     Report {
         strategy: opts.strategy,
         threads: opts.threads.max(1),

@@ -41,7 +41,7 @@ fn unknown_names_list_the_valid_ones() {
     rejects(&["check", "--variant", "sloppy"], "valid: faithful, hardened");
     rejects(&["check", "--fault", "B99"], "B16");
     rejects(&["check", "--fault", "B15"], "unknown fault `B15`");
-    rejects(&["check", "--mode", "fast"], "valid: safety, liveness");
+    rejects(&["check", "--mode", "fast"], "valid: default");
     rejects(&["check", "--tier", "huge"], "valid: tiny, standard");
     rejects(&["trace", "--config", "tiny", "--fault", "B1", "--property", "S99"], "unknown property");
     rejects(&["trace", "--config", "tiny", "--fault", "B1", "--format", "png"], "valid: json, text, mermaid, dot");
@@ -82,14 +82,14 @@ fn a_seeded_fault_check_passes_when_its_counterexample_is_found() {
     let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B8", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("ordering/tiny/hardened/safety+B8"), "{t}");
+    assert!(t.contains("ordering/tiny/hardened/default+B8"), "{t}");
     assert!(t.contains("VIOLATED S1"), "{t}");
     assert!(t.contains("every verdict as expected"), "{t}");
 }
 
 #[test]
 fn an_ad_hoc_check_reports_without_judging() {
-    let o = rcopy_check(&["check", "--config", "single", "--variant", "hardened", "--mode", "safety", "-q"]);
+    let o = rcopy_check(&["check", "--config", "single", "--variant", "hardened", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("no expect"), "{t}");
@@ -157,8 +157,6 @@ fn a_bounded_run_never_says_holds() {
         "tiny",
         "--variant",
         "hardened",
-        "--mode",
-        "safety",
         "--fault",
         "none",
         "--max-depth",
@@ -245,7 +243,7 @@ fn explore_stops_at_its_time_bound() {
     let o = rcopy_check(&["explore", "--config", "tiny", "--fault", "B1", "--port", &port, "--timeout", "1"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("Explorer for ordering/tiny/hardened/safety+B1") && t.contains("time bound passed"), "{t}");
+    assert!(t.contains("Explorer for ordering/tiny/hardened/default+B1") && t.contains("time bound passed"), "{t}");
 }
 
 #[test]
@@ -262,21 +260,7 @@ fn trace_to_an_unwritable_file_fails_before_searching() {
     let start = Instant::now();
     let out = unwritable("x.json");
     rejects(
-        &[
-            "trace",
-            "--config",
-            "large",
-            "--variant",
-            "hardened",
-            "--mode",
-            "safety",
-            "--fault",
-            "none",
-            "--property",
-            "S1",
-            "-o",
-            &out,
-        ],
+        &["trace", "--config", "large", "--variant", "hardened", "--fault", "none", "--property", "S1", "-o", &out],
         &format!("cannot write {out}"),
     );
     assert!(start.elapsed() < Duration::from_secs(30));
@@ -346,7 +330,7 @@ fn dot_output_renders_as_intended() {
         let svg = child.wait_with_output().unwrap();
         let svg = String::from_utf8_lossy(&svg.stdout);
         assert!(svg.contains(">state 0</text>"), "{svg}");
-        assert!(svg.contains("2. LDS1: send M1"), "{svg}");
+        assert!(svg.contains(": send M1 L"), "the step labels: {svg}");
     }
 }
 
@@ -360,7 +344,7 @@ fn json_and_trace_files_for_ci() {
     let v: serde_json::Value = serde_json::from_str(&t).expect("--json prints JSON");
     assert_eq!(v["as_expected"], true);
     let c = &v["checks"][0];
-    assert_eq!(c["name"], "ordering/tiny/hardened/safety+B3");
+    assert_eq!(c["name"], "ordering/tiny/hardened/default+B3");
     assert_eq!(c["ended"], "hunted");
     let file = c["properties"].as_array().unwrap().iter().find_map(|p| p["trace_file"].as_str()).expect("a trace file");
     let o = rcopy_check(&["replay", file]);
@@ -373,19 +357,7 @@ fn json_and_trace_files_for_ci() {
 /// `--fault none` selects a variant's plain check; a config file and `--set` tune the world.
 #[test]
 fn plain_checks_config_files_and_overrides() {
-    let o = rcopy_check(&[
-        "trace",
-        "--config",
-        "tiny",
-        "--variant",
-        "faithful",
-        "--mode",
-        "liveness",
-        "--fault",
-        "none",
-        "--format",
-        "text",
-    ]);
+    let o = rcopy_check(&["trace", "--config", "tiny", "--variant", "faithful", "--fault", "none", "--format", "text"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("L1 every write destaged"), "{t}");
@@ -396,10 +368,10 @@ fn plain_checks_config_files_and_overrides() {
     )
     .unwrap();
     let f = file.to_str().unwrap();
-    let o = rcopy_check(&["check", "ordering", "--config", f, "--variant", "faithful", "--mode", "liveness", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", f, "--variant", "faithful", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
-    assert!(t.contains("ordering/world/faithful/liveness") && t.contains("holds") && t.contains("L1"), "{t}");
+    assert!(t.contains("ordering/world/faithful/default") && t.contains("holds") && t.contains("L1"), "{t}");
     let o = rcopy_check(&[
         "check",
         "ordering",
@@ -411,8 +383,6 @@ fn plain_checks_config_files_and_overrides() {
         "loss=1",
         "--variant",
         "faithful",
-        "--mode",
-        "liveness",
         "-q",
     ]);
     let t = text(&o);
@@ -434,8 +404,6 @@ fn stopped_runs_and_oversized_worlds() {
         "tiny",
         "--variant",
         "hardened",
-        "--mode",
-        "safety",
         "--fault",
         "none",
         "--max-states",

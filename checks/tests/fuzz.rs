@@ -32,7 +32,7 @@ const WORDS: &[&str] = &[
     "B1",
     "none",
     "--mode",
-    "safety",
+    "default",
     "--tier",
     "--engine",
     "stateright",

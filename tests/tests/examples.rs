@@ -8,14 +8,14 @@ use rcopy_checks::explorer::Verdict;
 use rcopy_checks::registry;
 use rcopy_checks::runner::{self, Options};
 use rcopy_checks::Tier;
-use rcopy_model::ordering::{Action, Config, Envelope, Mode, Node, Ordering, OrderingModel, Phase, State, Wid};
+use rcopy_model::ordering::{Action, Config, Envelope, Node, Ordering, OrderingModel, Phase, State, Wid};
 use stateright::{Expectation, Model};
 
 #[test]
 fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
     let check = registry::all(Tier::Tiny)
         .into_iter()
-        .find(|c| c.config == "tiny" && c.variant == "hardened" && c.faults.is_empty() && c.mode == "safety")
+        .find(|c| c.config == "tiny" && c.variant == "hardened" && c.faults.is_empty() && c.mode == "default")
         .expect("the tiny tier has a hardened safety check");
     let outcome = runner::run(&Ordering, &check, &Options::default()).expect("the check runs");
     assert!(outcome.exhaustive, "the hardened safety run explores the whole space");
@@ -33,7 +33,7 @@ fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
         rcopy_checks::replay::on_model(&Ordering, example).unwrap_or_else(|e| panic!("the example of `{p}`: {e}"));
     }
     for p in &outcome.properties {
-        if !sometimes.contains(&p.property.as_str()) {
+        if !sometimes.contains(&p.property.as_str()) && !p.property.starts_with('L') {
             assert_eq!(p.verdict, Verdict::Holds, "`{}` in {}", p.property, check.name());
         }
     }
@@ -41,7 +41,7 @@ fn the_sanity_examples_are_witnessed_by_the_tiny_hardened_safety_run() {
 
 /// The tiny world with the hardened protocol, a disaster possible in every state.
 fn tiny_hardened() -> OrderingModel {
-    OrderingModel::new(Config::named("tiny").expect("tiny exists"), Variant::Hardened, FaultSet::NONE, Mode::Safety)
+    OrderingModel::new(Config::named("tiny").expect("tiny exists"), Variant::Hardened, FaultSet::NONE)
         .expect("tiny is a valid config")
 }
 

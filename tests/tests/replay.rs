@@ -67,7 +67,7 @@ fn every_stored_trace_replays_on_the_model_and_the_roles() {
     }
     assert!(failures.is_empty(), "traces that do not replay:\n{}", failures.join("\n"));
     let ordering = traces.iter().filter(|(p, _, _)| p.name() == "ordering").count();
-    assert!(ordering >= 17, "only {ordering} ordering traces under {}: run `make traces`", traces_root().display());
+    assert!(ordering >= 20, "only {ordering} ordering traces under {}: run `make traces`", traces_root().display());
 }
 
 #[test]

@@ -765,10 +765,7 @@ where
                 // Here a liveness property was not judged on a whole graph: only what the search
                 // found counts.
                 let Some(f) = f else {
-                    let verdict = match (
-                        ended.exhaustive() && kind != Kind::Liveness,
-                        sometimes,
-                    ) {
+                    let verdict = match (ended.exhaustive() && kind != Kind::Liveness, sometimes) {
                         (false, _) => Verdict::Unknown,
                         (true, true) => Verdict::Unwitnessed,
                         (true, false) => Verdict::Holds,

@@ -1,37 +1,8 @@
-//! Named configurations of the ordering world (note section 8).
+//! The worlds of the ordering protocol (note section 8), as TOML.
 
 use crate::protocol::{Field, NamedConfig};
 use rcopy::ordering::{Pair, PairId, Scope, Time, Topology};
 use serde::{Deserialize, Serialize};
-
-/// Safety or liveness phase (TigerBeetle's VOPR split).
-///
-/// - `Safety`: a local-site disaster followed by takeover may strike in any state (S8 is checked
-///   on the takeover image). The liveness property is not evaluated: with a disaster always
-///   possible no run ends without one.
-/// - `Liveness`: no disaster; every run is finite (all losses, duplicates and timers are
-///   bounded), so L1 is checked on every run's final state, as far as stateright's `eventually`
-///   reaches (acyclic paths only).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-pub enum Mode {
-    Safety,
-    Liveness,
-}
-
-impl Mode {
-    pub const ALL: [Mode; 2] = [Mode::Safety, Mode::Liveness];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Safety => "safety",
-            Mode::Liveness => "liveness",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Mode> {
-        Mode::ALL.into_iter().find(|m| m.name() == name)
-    }
-}
 
 /// A world for the ordering protocol: topology, workload, network faults, clocks. Read from
 /// TOML (`configs/*.toml` ship with the protocol; a user's file works the same way).
@@ -68,6 +39,10 @@ pub struct Config {
     /// master grants reaches every slave at once (M3 and M4 are never in flight). Smaller
     /// spaces; the reordering of M3 and M4 is explored only where this is off.
     pub sync_rounds: bool,
+    /// Remote disk systems that may crash in a run (a crashed RDS takes no step and receives
+    /// nothing; the master waits for its reports). Default 0.
+    #[serde(default)]
+    pub crashes: u8,
 }
 
 /// The fields of [`Config`], for `rcopy-check list`.
@@ -82,6 +57,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "skew", about: "per LDS, how far its own clock runs ahead (only fault B10 reads it)" },
     Field { key: "script", about: "the host's first writes as [pair, position]; later writes go anywhere" },
     Field { key: "sync_rounds", about: "a slave's round and the master's answer in one step" },
+    Field { key: "crashes", about: "remote disk systems that may crash in a run (default 0)" },
 ];
 
 /// The named configs, smallest first.
@@ -92,6 +68,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "tiny", toml: include_str!("configs/tiny.toml") },
     NamedConfig { name: "standard", toml: include_str!("configs/standard.toml") },
     NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
+    NamedConfig { name: "crash", toml: include_str!("configs/crash.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.
@@ -130,6 +107,12 @@ impl Config {
         }
         if self.script.len() > self.writes as usize {
             return Err(format!("script: {} writes, more than writes = {}", self.script.len(), self.writes));
+        }
+        if self.crashes as u16 > topology.rds_count() {
+            return Err(format!("crashes: at most the {} RDSs (got {})", topology.rds_count(), self.crashes));
+        }
+        if self.crashes > 0 && topology.rds_count() > 8 {
+            return Err("crashes: only in worlds of at most 8 RDSs".into());
         }
         for (i, (pair, pos)) in self.script.iter().enumerate() {
             if topology.pair(*pair).is_none() {

@@ -163,7 +163,7 @@ impl OrderingModel {
             Action::Report { rds } => Input::Round { rds: *rds, sync: self.config.sync_rounds },
             Action::Destage { rds } => Input::Destage { rds: *rds },
             Action::Takeover => Input::Takeover,
-            Action::Tick | Action::Lose(_) | Action::Duplicate(_) => return Ok(None),
+            Action::Tick | Action::Lose(_) | Action::Duplicate(_) | Action::Crash { .. } => return Ok(None),
         }))
     }
 

@@ -20,7 +20,7 @@ pub mod properties;
 mod protocol;
 pub mod state;
 
-pub use config::{Config, Mode};
+pub use config::Config;
 pub use model::{Action, OrderingModel};
 pub use protocol::Ordering;
 pub use state::{Envelope, Ghost, Node, Phase, Roles, State, Wid, WriteRec};

@@ -1,6 +1,6 @@
 //! The actions of the ordering world (note section 7) and how each one drives the roles.
 
-use super::config::{Config, Mode};
+use super::config::Config;
 use super::dispatch::{feed, Output};
 use super::state::{set_insert, Envelope, Ghost, Node, Phase, Roles, State, Wid, WriteRec};
 use rcopy::fault::FaultSet;
@@ -22,7 +22,6 @@ pub struct OrderingModel {
     pub streams: Vec<StreamId>,
     pub variant: Variant,
     pub faults: FaultSet,
-    pub mode: Mode,
 }
 
 /// One step of the world.
@@ -51,16 +50,18 @@ pub enum Action {
     /// An RDS's destage process takes one step (Fig. 11).
     Destage { rds: RdsId },
     /// The local site is lost; the remote site fences the link and takes over, draining every
-    /// RDS up to the largest limit granted (note S8).
+    /// RDS up to the largest limit granted (note S8). Not fair: a behaviour need not take it.
     Takeover,
+    /// An RDS crashes: it takes no more steps and receives nothing. Not fair.
+    Crash { rds: RdsId },
 }
 
 impl OrderingModel {
     /// The model of a config, checked: an error names what makes no sense in it.
-    pub fn new(config: Config, variant: Variant, faults: FaultSet, mode: Mode) -> Result<OrderingModel, String> {
+    pub fn new(config: Config, variant: Variant, faults: FaultSet) -> Result<OrderingModel, String> {
         let topology = config.validate()?;
         let streams = topology.streams();
-        Ok(OrderingModel { config, topology, streams, variant, faults, mode })
+        Ok(OrderingModel { config, topology, streams, variant, faults })
     }
 
     /// What LDS `lds` reads off the clocks at common time `now` (its own clock runs `skew` ahead).
@@ -218,7 +219,7 @@ impl OrderingModel {
             },
             Action::Report { rds } => Some(rds_base + 4 * *rds as usize),
             Action::Destage { rds } => Some(rds_base + 4 * *rds as usize + 1),
-            Action::Lose(_) | Action::Duplicate(_) | Action::Takeover => None,
+            Action::Lose(_) | Action::Duplicate(_) | Action::Takeover | Action::Crash { .. } => None,
         }
     }
 
@@ -260,6 +261,7 @@ impl Model for OrderingModel {
             ticked: false,
             loss_left: self.config.loss,
             dup_left: self.config.dup,
+            crashed: 0,
             phase: Phase::Running,
             ghost,
         }]
@@ -305,7 +307,9 @@ impl Model for OrderingModel {
             if i > 0 && state.net[i - 1] == *e {
                 continue;
             }
-            actions.push(Action::Deliver(e.clone()));
+            if !matches!(e.dst, Node::Rds(r) if state.is_crashed(r)) {
+                actions.push(Action::Deliver(e.clone()));
+            }
             let data_path = matches!(e.msg, Message::Data(_) | Message::Ack { .. });
             if data_path && state.loss_left > 0 {
                 actions.push(Action::Lose(e.clone()));
@@ -314,17 +318,22 @@ impl Model for OrderingModel {
                 actions.push(Action::Duplicate(e.clone()));
             }
         }
+        let may_crash = state.crashed.count_ones() < self.config.crashes as u32;
         for r in &state.roles.receivers {
+            if state.is_crashed(r.rds) {
+                continue;
+            }
             if r.report_due() {
                 actions.push(Action::Report { rds: r.rds });
             }
             if r.can_destage() {
                 actions.push(Action::Destage { rds: r.rds });
             }
+            if may_crash {
+                actions.push(Action::Crash { rds: r.rds });
+            }
         }
-        if self.mode == Mode::Safety {
-            actions.push(Action::Takeover);
-        }
+        actions.push(Action::Takeover);
     }
 
     /// The roles take the action's input through [`feed`] (the one dispatcher); the world then
@@ -365,6 +374,12 @@ impl Model for OrderingModel {
                 }
                 Self::record_sent(&mut s, &packet);
                 Self::send(&mut s, Node::Rds(stream.rds), Message::Data(packet));
+            }
+            (Action::Crash { rds }, None) => {
+                if rds >= 8 || s.is_crashed(rds) {
+                    return None;
+                }
+                s.crashed |= 1 << rds;
             }
             (Action::Tick, None) => {
                 s.now += 1;
@@ -423,6 +438,6 @@ impl Model for OrderingModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        super::properties::all(self.mode)
+        super::properties::all()
     }
 }

@@ -77,6 +77,7 @@ impl OrderingModel {
                 note(format!("LDS{}", stream.lds), text)
             }
             Action::Tick => note("Host".into(), format!("clock ticks to {}", after.now)),
+            Action::Crash { rds } => note(format!("RDS{rds}"), "CRASHES: no more steps, receives nothing".into()),
             Action::Deliver(e) => Event::arrow(node(source(&e.msg)), node(e.dst), message(&e.msg)),
             Action::Lose(e) => note(node(source(&e.msg)), format!("LOST {}", message(&e.msg))),
             Action::Duplicate(e) => note(node(source(&e.msg)), format!("DUPLICATED {}", message(&e.msg))),

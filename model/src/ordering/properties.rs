@@ -1,16 +1,18 @@
 //! The properties of note section 6: safety invariants S1-S12 (`always`), the sanity checks of
-//! 6.3 (`sometimes`), and liveness L1 (`eventually`). Each reads the roles and the ghost; none
-//! decides anything the roles decide.
+//! 6.3 (`sometimes`), and liveness L1-L4 of 6.2 as obligations (pending from the moment they
+//! arise until met, judged under fairness). Each reads the roles and the ghost; none decides
+//! anything the roles decide.
 
-use super::config::Mode;
 use super::model::OrderingModel;
 use super::state::{Phase, State, Wid};
+use crate::protocol::Obligation;
 use rcopy::ordering::{EntryState, Message, Ts};
 use stateright::Property;
 
-/// Every property of the ordering model, in the order the verdict table shows them.
-pub fn all(mode: Mode) -> Vec<Property<OrderingModel>> {
-    let mut v = vec![
+/// Every property of the ordering model but the liveness ones, in the order the verdict table
+/// shows them.
+pub fn all() -> Vec<Property<OrderingModel>> {
+    vec![
         Property::always("S1 seq order equals ts order", s1),
         Property::always("S2 seq density and uniqueness", s2),
         Property::always("S3 frontier soundness", s3),
@@ -29,11 +31,19 @@ pub fn all(mode: Mode) -> Vec<Property<OrderingModel>> {
         Property::sometimes("N1 no global prefix mid-epoch", n1),
         Property::sometimes("N2 remote image lags local", n2),
         Property::sometimes("N3 a stale limit arrives", |_, s: &State| s.ghost.limit_regressed),
-    ];
-    if mode == Mode::Liveness {
-        v.push(Property::eventually("L1 every write destaged", l1));
-    }
-    v
+    ]
+}
+
+/// Liveness, note 6.2, as obligations. Each is pending only while the local site runs: once
+/// the remote site has taken over (a disaster, which no fair behaviour needs to suffer), there
+/// is nothing left to deliver.
+pub fn obligations() -> Vec<Obligation<OrderingModel>> {
+    vec![
+        Obligation { name: "L1 every write destaged", pending: l1 },
+        Obligation { name: "L2 limits follow the frontiers", pending: l2 },
+        Obligation { name: "L3 every write acknowledged", pending: l3 },
+        Obligation { name: "L4 every round completes", pending: l4 },
+    ]
 }
 
 /// The areas a property belongs to (the registry's tags; `failover` for what a takeover must
@@ -47,14 +57,15 @@ pub fn tags(name: &str) -> &'static [&'static str] {
         "S8" => &["failover"],
         "S9" | "S10" => &["dedup"],
         "S11" => &["ack"],
-        "L1" => &["progress"],
+        "L1" | "L3" => &["progress"],
+        "L2" | "L4" => &["rounds"],
         _ => &["sanity"],
     }
 }
 
-/// The names of the properties, in order (for a mode).
-pub fn names(mode: Mode) -> Vec<&'static str> {
-    all(mode).iter().map(|p| p.name).collect()
+/// The names of every property, liveness included, in order.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|p| p.name).chain(obligations().iter().map(|o| o.name)).collect()
 }
 
 fn ts_of(s: &State, w: Wid) -> Ts {
@@ -198,8 +209,35 @@ fn n2(_: &OrderingModel, s: &State) -> bool {
     })
 }
 
-/// L1: every write is eventually destaged (the local site keeps running: liveness mode only).
-fn l1(m: &OrderingModel, s: &State) -> bool {
-    let g = &s.ghost;
-    g.writes.len() == m.config.writes as usize && (0..g.writes.len()).all(|w| g.is_destaged(w as Wid))
+/// L1 pending: an accepted write is not yet destaged.
+fn l1(_: &OrderingModel, s: &State) -> bool {
+    s.phase == Phase::Running && (0..s.ghost.writes.len()).any(|w| !s.ghost.is_destaged(w as Wid))
+}
+
+/// L2 pending: a running slave's stored limit is below the earliest true frontier over every
+/// stream ("if every stream's frontier passes t, every slave's limit eventually passes t").
+fn l2(m: &OrderingModel, s: &State) -> bool {
+    if s.phase != Phase::Running {
+        return false;
+    }
+    // The earliest frontier; a stream with nothing contiguous is minus infinity.
+    let Some(Some(target)) = m.streams.iter().map(|st| s.ghost.frontier(*st).map(|(_, ts)| ts)).min() else {
+        return false;
+    };
+    s.roles.receivers.iter().any(|r| !s.is_crashed(r.rds) && r.limit < Some(target))
+}
+
+/// L3 pending: an accepted write is not yet acknowledged (its entry is still held by the LDS).
+fn l3(_: &OrderingModel, s: &State) -> bool {
+    s.phase == Phase::Running
+        && s.roles.senders.iter().any(|snd| {
+            !snd.staged.is_empty() || snd.streams.iter().any(|st| st.entries.iter().any(|e| e.payload.is_some()))
+        })
+}
+
+/// L4 pending: a round is open: the master holds a report from some slave and waits for
+/// another's (steps 1000-1001 need every slave's report before a limit is granted).
+fn l4(_: &OrderingModel, s: &State) -> bool {
+    let reports = &s.roles.master.reports;
+    s.phase == Phase::Running && reports.iter().any(Option::is_some) && reports.iter().any(Option::is_none)
 }

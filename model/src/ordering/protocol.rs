@@ -1,11 +1,13 @@
 //! The ordering protocol as the engine sees it: one [`Protocol`] implementation.
 
 use super::checks;
-use super::config::{self, Config, Mode};
+use super::config::{self, Config};
 use super::model::{Action, OrderingModel};
 use super::properties;
 use super::state::State;
-use crate::protocol::{Check, Event, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, PropertyInfo, Protocol, Tier};
+use crate::protocol::{
+    Check, Event, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
+};
 use rcopy::fault::FaultSet;
 use rcopy::ordering::{Fault, Message, Variant};
 
@@ -30,6 +32,7 @@ const CLASSES: &[&str] = &[
     "round",
     "destage",
     "takeover",
+    "crash",
 ];
 
 /// An action class: its index in [`CLASSES`].
@@ -50,6 +53,7 @@ enum Class {
     Round,
     Destage,
     Takeover,
+    Crash,
 }
 
 impl Protocol for Ordering {
@@ -79,10 +83,10 @@ impl Protocol for Ordering {
     }
 
     fn modes(&self) -> &'static [(&'static str, &'static str)] {
-        &[
-            ("safety", "a local-site disaster and takeover may strike in any state; S8 on the takeover image; no L1"),
-            ("liveness", "no disaster; every run is finite, and L1 is judged on how each run ends"),
-        ]
+        &[(
+            checks::MODE,
+            "a local-site disaster and takeover may strike in any state (S8 on the takeover image); it is not fair, so L1-L4 are judged on the behaviours that go on without it",
+        )]
     }
 
     fn faults(&self) -> Vec<FaultInfo> {
@@ -96,16 +100,28 @@ impl Protocol for Ordering {
     }
 
     fn properties(&self) -> Vec<PropertyInfo> {
-        properties::all(Mode::Liveness)
+        let mut v: Vec<PropertyInfo> = properties::all()
             .into_iter()
             .map(|p| PropertyInfo { name: p.name, kind: Kind::of(&p.expectation), tags: properties::tags(p.name) })
-            .collect()
+            .collect();
+        v.extend(properties::obligations().into_iter().map(|o| PropertyInfo {
+            name: o.name,
+            kind: Kind::Liveness,
+            tags: properties::tags(o.name),
+        }));
+        v
+    }
+
+    fn obligations(&self, _model: &OrderingModel) -> Vec<Obligation<OrderingModel>> {
+        properties::obligations()
     }
 
     fn model(&self, config: &Config, variant: &str, faults: &[String], mode: &str) -> Result<OrderingModel, String> {
         let variant =
             Variant::from_name(variant).ok_or(format!("unknown variant `{variant}` (valid: faithful, hardened)"))?;
-        let mode = Mode::from_name(mode).ok_or(format!("unknown mode `{mode}` (valid: safety, liveness)"))?;
+        if mode != checks::MODE {
+            return Err(format!("unknown mode `{mode}` (valid: {})", checks::MODE));
+        }
         let mut set = FaultSet::NONE;
         for f in faults {
             let fault = Fault::from_name(f).ok_or_else(|| {
@@ -114,7 +130,7 @@ impl Protocol for Ordering {
             })?;
             set = set.with(fault as u32).map_err(|e| e.to_string())?;
         }
-        OrderingModel::new(config.clone(), variant, set, mode)
+        OrderingModel::new(config.clone(), variant, set)
     }
 
     fn checks(&self, tier: Tier) -> Vec<Check> {
@@ -122,20 +138,42 @@ impl Protocol for Ordering {
     }
 
     fn gaps(&self) -> Vec<Gap> {
+        let check = |config: &str, variant: &str| format!("ordering/{config}/{variant}/{}", checks::MODE);
         vec![
+            Gap {
+                name: "faithful-loss",
+                tier: Tier::Tiny,
+                check: check("tiny", "faithful"),
+                property: checks::L1,
+                why: "no resend: a lost write is never acknowledged nor destaged",
+            },
             Gap {
                 name: "B15",
                 tier: Tier::Tiny,
-                check: "ordering/tiny/faithful/liveness".into(),
+                check: check("fanin", "faithful"),
                 property: checks::L1,
-                why: "no heartbeat: an idle stream pins the limit, so a write is never destaged",
+                why: "no heartbeat: an idle stream pins the limit, so a write on the busy one is never destaged",
             },
             Gap {
                 name: "faithful-duplicate",
                 tier: Tier::Standard,
-                check: "ordering/standard/faithful/safety".into(),
+                check: check("standard", "faithful"),
                 property: checks::S10,
                 why: "step 800 stores a duplicate packet, which is destaged again over newer data",
+            },
+            Gap {
+                name: "crashed-slave-L2",
+                tier: Tier::Tiny,
+                check: check("crash", "hardened"),
+                property: checks::L2,
+                why: "a crashed slave: the master grants no further limit",
+            },
+            Gap {
+                name: "crashed-slave-L4",
+                tier: Tier::Tiny,
+                check: check("crash", "hardened"),
+                property: checks::L4,
+                why: "a crashed slave: the round it was part of never completes",
             },
         ]
     }
@@ -167,11 +205,12 @@ impl Protocol for Ordering {
             Action::Report { .. } => Class::Round,
             Action::Destage { .. } => Class::Destage,
             Action::Takeover => Class::Takeover,
+            Action::Crash { .. } => Class::Crash,
         }) as usize
     }
 
     fn must_fire(&self, model: &OrderingModel) -> Vec<&'static str> {
-        checks::must_fire(&model.config, model.variant, model.mode)
+        checks::must_fire(&model.config, model.variant)
     }
 
     /// Note 6.2: bounded writes, fair delivery on every link, every timer and periodic process
@@ -220,10 +259,11 @@ mod tests {
 
     #[test]
     fn classes_are_named_in_order() {
-        assert_eq!(CLASSES.len(), Class::Takeover as usize + 1);
+        assert_eq!(CLASSES.len(), Class::Crash as usize + 1);
         assert_eq!(CLASSES[Class::DeliverLimit as usize], "deliver-limit");
         assert_eq!(CLASSES[Class::Round as usize], "round");
-        let m = Ordering.model(&crate::ordering::Config::named("tiny").unwrap(), "hardened", &[], "safety").unwrap();
+        let m =
+            Ordering.model(&crate::ordering::Config::named("tiny").unwrap(), "hardened", &[], checks::MODE).unwrap();
         let fair = Ordering.fair_classes(&m);
         assert_eq!(fair.len(), 2 + 2 + 2 * 5 + 2 * 4, "host, tick, a publish per LDS, 5 per stream, 4 per RDS");
         let mut names: Vec<&String> = fair.iter().map(|(n, _)| n).collect();

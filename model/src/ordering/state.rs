@@ -25,6 +25,13 @@ pub struct Envelope {
     pub msg: Message<Wid>,
 }
 
+impl State {
+    /// Whether RDS `r` crashed.
+    pub fn is_crashed(&self, r: RdsId) -> bool {
+        r < 8 && self.crashed & (1 << r) != 0
+    }
+}
+
 /// Whether the local site is still up.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub enum Phase {
@@ -105,6 +112,8 @@ pub struct State {
     pub ticked: bool,
     pub loss_left: u8,
     pub dup_left: u8,
+    /// The RDSs that crashed, one bit each.
+    pub crashed: u8,
     pub phase: Phase,
     pub ghost: Ghost,
 }
