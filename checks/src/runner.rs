@@ -4,7 +4,7 @@
 
 use crate::config::{self, ConfigRecord};
 use crate::error::Error;
-use crate::explorer::{self, Bounds, ClassCount, Ended, Explorer, Kind, Path, Strategy, Verdict};
+use crate::explorer::{self, Bounds, ClassCount, Ended, Explorer, Judged, Kind, Strategy, Verdict};
 use crate::stateright_engine;
 use crate::trace::{Step, Trace, FORMAT_VERSION};
 use rcopy_model::protocol::{Check, Expect, Fairness, Protocol};
@@ -214,28 +214,23 @@ pub fn model_of<P: Protocol>(p: &P, check: &Check) -> Result<(P::Model, ConfigRe
     Ok((model, loaded.record))
 }
 
-/// A trace of `path`, each step labelled by the protocol's narration.
+/// The trace of a judged property's path (if it has one), each step labelled by the
+/// protocol's narration.
 pub fn trace_of<P: Protocol>(
     p: &P,
     model: &P::Model,
     check: &Check,
     record: &ConfigRecord,
-    property: &str,
-    kind: Kind,
-    path: &Path<P::State, P::Action>,
-    loop_index: Option<usize>,
-) -> Trace {
+    judged: &Judged<P::State, P::Action>,
+) -> Option<Trace> {
+    let path = judged.path.as_ref()?;
     let state = |s: &P::State| serde_json::to_value(s).expect("states serialise");
     let mut steps = vec![Step { label: "init".into(), action: None, state: state(&path.states[0]) }];
     for (i, a) in path.actions.iter().enumerate() {
         let label = p.narrate(model, &path.states[i], a, &path.states[i + 1]).line();
-        steps.push(Step {
-            label,
-            action: Some(serde_json::to_value(a).expect("actions serialise")),
-            state: state(&path.states[i + 1]),
-        });
+        steps.push(Step { label, action: Some(serde_json::to_value(a).expect("actions serialise")), state: state(&path.states[i + 1]) });
     }
-    Trace {
+    Some(Trace {
         format_version: FORMAT_VERSION,
         protocol: p.name().into(),
         check: check.name(),
@@ -243,11 +238,11 @@ pub fn trace_of<P: Protocol>(
         variant: check.variant.clone(),
         faults: check.faults.clone(),
         mode: check.mode.clone(),
-        property: property.into(),
-        kind,
-        loop_index,
+        property: judged.name.into(),
+        kind: judged.kind,
+        loop_index: judged.loop_index,
         steps,
-    }
+    })
 }
 
 /// A file name for a check and a property: `<protocol>-tiny-hardened-safety+B1/S3.json`.
@@ -314,8 +309,7 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
             trace_file: None,
             trace_error: j.path_error.clone(),
         };
-        if let Some(path) = &j.path {
-            let t = trace_of(p, &model, check, &record, j.name, j.kind, path, j.loop_index);
+        if let Some(t) = trace_of(p, &model, check, &record, j) {
             out.trace_steps = Some(t.len());
             if let Some(dir) = &opts.trace_dir {
                 let file = dir.join(trace_file_name(check, j.name));
