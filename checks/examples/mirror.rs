@@ -17,8 +17,9 @@
 //! `cargo test -p rcopy-checks --example mirror`.
 
 use rcopy_checks::explorer::Kind;
+use rcopy_checks::explorer::Obligation;
 use rcopy_checks::runner::{self, Options};
-use rcopy_checks::{Check, Event, Expect, FaultInfo, Field, NamedConfig, PropertyInfo, Protocol, Tier};
+use rcopy_checks::{Check, Event, Expect, Fairness, FaultInfo, Field, NamedConfig, PropertyInfo, Protocol, Tier};
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
 
@@ -83,6 +84,17 @@ pub struct Config {
     pub writes: u8,
     pub loss: u8,
     pub dup: u8,
+    /// The network may lose any number of messages (`loss` is then not a budget).
+    #[serde(default)]
+    pub lossy: bool,
+    /// Delivery is fair: a message the network keeps offering is eventually delivered. Off, a
+    /// lossy network may lose every message forever.
+    #[serde(default = "yes")]
+    pub fair_channel: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -152,7 +164,7 @@ impl Model for MirrorModel {
                 continue;
             }
             actions.push(Action::Deliver(m));
-            if s.loss_left > 0 {
+            if s.loss_left > 0 || self.config.lossy {
                 actions.push(Action::Lose(m));
             }
             if s.dup_left > 0 {
@@ -168,7 +180,7 @@ impl Model for MirrorModel {
             Action::Deliver(m) | Action::Lose(m) => {
                 let i = s.net.binary_search(&m).ok()?;
                 s.net.remove(i);
-                if let Action::Lose(_) = action {
+                if let (Action::Lose(_), false) = (action, self.config.lossy) {
                     s.loss_left = s.loss_left.checked_sub(1)?;
                 }
             }
@@ -204,6 +216,12 @@ pub struct Mirror;
 const CLASSES: &[&str] = &["send", "deliver-data", "deliver-ack", "lose", "duplicate"];
 const M1: &str = "M1 the backup is a prefix of the writes";
 const X1: &str = "X1 every write mirrored";
+const M2: &str = "M2 every write is copied";
+
+/// M2 pending: the primary still holds a write.
+fn m2(_: &MirrorModel, s: &State) -> bool {
+    !s.primary.pending.is_empty()
+}
 
 fn check(config: &str, variant: &str, expect: Vec<(&str, Expect)>, why: &str) -> Check {
     Check {
@@ -240,6 +258,14 @@ impl Protocol for Mirror {
                 name: "busy",
                 toml: "about = \"three writes, two losses, two duplicates\"\nwrites = 3\nloss = 2\ndup = 2\n",
             },
+            NamedConfig {
+                name: "lossy",
+                toml: "about = \"two writes over a network that may lose any message, but delivers fairly\"\nwrites = 2\nloss = 0\ndup = 0\nlossy = true\n",
+            },
+            NamedConfig {
+                name: "unfair",
+                toml: "about = \"two writes over a network that may lose every message forever\"\nwrites = 2\nloss = 0\ndup = 0\nlossy = true\nfair_channel = false\n",
+            },
         ]
     }
     fn config_fields(&self) -> &'static [Field] {
@@ -248,6 +274,8 @@ impl Protocol for Mirror {
             Field { key: "writes", about: "writes to copy" },
             Field { key: "loss", about: "messages the network may lose" },
             Field { key: "dup", about: "messages the network may duplicate" },
+            Field { key: "lossy", about: "the network may lose any number of messages" },
+            Field { key: "fair_channel", about: "a message offered forever is delivered (default true)" },
         ]
     }
     fn variants(&self) -> &'static [&'static str] {
@@ -263,7 +291,30 @@ impl Protocol for Mirror {
         vec![
             PropertyInfo { name: M1, kind: Kind::Safety, tags: &["apply"] },
             PropertyInfo { name: X1, kind: Kind::Example, tags: &["sanity"] },
+            PropertyInfo { name: M2, kind: Kind::Liveness, tags: &["progress"] },
         ]
+    }
+    fn obligations(&self, _: &MirrorModel) -> Vec<Obligation<MirrorModel>> {
+        vec![Obligation { name: M2, pending: m2 }]
+    }
+    /// Delivery over a lossy network is enabled only while a message is in flight, so weak
+    /// fairness would not force it (send, lose, send, lose... is weakly fair): a fair lossy
+    /// channel is strongly fair.
+    fn fair_classes(&self, _: &MirrorModel) -> Vec<(String, Fairness)> {
+        vec![
+            ("send".into(), Fairness::Weak),
+            ("deliver data".into(), Fairness::Strong),
+            ("deliver ack".into(), Fairness::Strong),
+        ]
+    }
+    fn fair_class(&self, m: &MirrorModel, a: &Action) -> Option<usize> {
+        match a {
+            Action::Send => Some(0),
+            Action::Deliver(_) if !m.config.fair_channel => None,
+            Action::Deliver(Msg::Data { .. }) => Some(1),
+            Action::Deliver(Msg::Ack { .. }) => Some(2),
+            Action::Lose(_) | Action::Duplicate(_) => None,
+        }
     }
     fn model(&self, config: &Config, variant: &str, faults: &[String], mode: &str) -> Result<MirrorModel, String> {
         if !faults.is_empty() || mode != "default" {
@@ -288,10 +339,22 @@ impl Protocol for Mirror {
             check(
                 config,
                 "alternating",
-                vec![(M1, Expect::Holds), (X1, Expect::Witnessed)],
+                vec![(M1, Expect::Holds), (X1, Expect::Witnessed), (M2, Expect::Holds)],
                 "the bit makes a resend harmless",
             ),
             check(config, "naive", vec![(M1, Expect::Violated)], "a resent write is applied twice"),
+            check(
+                "lossy",
+                "alternating",
+                vec![(M1, Expect::Holds), (M2, Expect::Holds)],
+                "resends over a fair lossy network copy every write",
+            ),
+            check(
+                "unfair",
+                "alternating",
+                vec![(M1, Expect::Holds), (M2, Expect::Violated)],
+                "a network that may lose every message forever copies nothing",
+            ),
         ]
     }
     fn bench(&self) -> Vec<Check> {
@@ -311,7 +374,7 @@ impl Protocol for Mirror {
     }
     fn must_fire(&self, m: &MirrorModel) -> Vec<&'static str> {
         let mut v = vec!["send", "deliver-data", "deliver-ack"];
-        if m.config.loss > 0 {
+        if m.config.loss > 0 || m.config.lossy {
             v.push("lose");
         }
         if m.config.dup > 0 {
@@ -402,6 +465,26 @@ mod tests {
         rcopy_checks::replay::on_model(&Mirror, &trace).expect("it replays on the model");
         rcopy_checks::replay::on_roles(&Mirror, &trace).expect("it replays on the roles");
         insta::assert_snapshot!("naive-duplicate", rcopy_checks::render::text(&Mirror, &trace).unwrap());
+    }
+
+    /// A liveness counterexample that loops: the primary sends, the network loses, forever.
+    #[test]
+    fn a_lasso_is_found_replayed_and_reviewed() {
+        let unfair = Mirror.checks(Tier::Tiny).into_iter().find(|c| c.config == "unfair").unwrap();
+        let o = run(&unfair, &Options::default());
+        assert!(o.as_expected(), "{:?}", o.mismatches());
+        let trace = o.trace(M2).expect("a lasso").clone();
+        assert_eq!(trace.loop_index, Some(0), "the cycle starts in the initial state");
+        rcopy_checks::replay::on_model(&Mirror, &trace).expect("it replays on the model");
+        rcopy_checks::replay::on_roles(&Mirror, &trace).expect("the cycle closes on the roles");
+        let text = rcopy_checks::render::text(&Mirror, &trace).unwrap();
+        let mermaid = rcopy_checks::render::mermaid(&Mirror, &trace).unwrap();
+        let dot = rcopy_checks::render::dot(&Mirror, &trace).unwrap();
+        assert!(mermaid.contains("loop forever"), "{mermaid}");
+        insta::assert_snapshot!("unfair-lasso", format!("{text}\n{mermaid}\n{dot}"));
+        // Made fair, the same network copies every write.
+        let lossy = Mirror.checks(Tier::Tiny).into_iter().find(|c| c.config == "lossy").unwrap();
+        assert!(run(&lossy, &Options::default()).as_expected());
     }
 
     #[test]

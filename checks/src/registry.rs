@@ -98,7 +98,8 @@ impl<P: Protocol> Registered for P {
     }
     fn check_properties(&self, check: &Check) -> Result<Vec<(&'static str, Kind)>, Error> {
         let (model, _) = runner::model_of(self, check)?;
-        let mut v: Vec<(&'static str, Kind)> = model.properties().iter().map(|p| (p.name, Kind::of(&p.expectation))).collect();
+        let mut v: Vec<(&'static str, Kind)> =
+            model.properties().iter().map(|p| (p.name, Kind::of(&p.expectation))).collect();
         v.extend(Protocol::obligations(self, &model).iter().map(|o| (o.name, Kind::Liveness)));
         Ok(v)
     }

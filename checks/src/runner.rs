@@ -228,7 +228,11 @@ pub fn trace_of<P: Protocol>(
     let mut steps = vec![Step { label: "init".into(), action: None, state: state(&path.states[0]) }];
     for (i, a) in path.actions.iter().enumerate() {
         let label = p.narrate(model, &path.states[i], a, &path.states[i + 1]).line();
-        steps.push(Step { label, action: Some(serde_json::to_value(a).expect("actions serialise")), state: state(&path.states[i + 1]) });
+        steps.push(Step {
+            label,
+            action: Some(serde_json::to_value(a).expect("actions serialise")),
+            state: state(&path.states[i + 1]),
+        });
     }
     Some(Trace {
         format_version: FORMAT_VERSION,

@@ -84,18 +84,23 @@ pub struct Lasso {
     /// Empty when the behaviour stops (no fair class enabled); otherwise the entry, the states
     /// around, and the entry again.
     pub cycle: Vec<u32>,
+    /// The fairness class of each step of the cycle (`cycle[i]` to `cycle[i + 1]`): where two
+    /// actions join the same states, the one the fairness argument needs.
+    pub cycle_classes: Vec<u8>,
 }
 
 impl Lasso {
-    /// The whole path, prefix then cycle (the entry not repeated), and the index of the state
-    /// the last one equals, if it is a cycle.
-    pub fn path(&self) -> (Vec<u32>, Option<usize>) {
+    /// The whole path, prefix then cycle (the entry not repeated); the class wanted for each
+    /// step (none on the prefix); and the index of the state the last one equals, if it cycles.
+    pub fn path(&self) -> (Vec<u32>, Vec<Option<u8>>, Option<usize>) {
         let mut p = self.prefix.clone();
+        let mut classes = vec![None; self.prefix.len().saturating_sub(1)];
         if self.cycle.is_empty() {
-            return (p, None);
+            return (p, classes, None);
         }
         p.extend(&self.cycle[1..]);
-        (p, Some(self.prefix.len() - 1))
+        classes.extend(self.cycle_classes.iter().map(|c| Some(*c)));
+        (p, classes, Some(self.prefix.len() - 1))
     }
 }
 
@@ -312,83 +317,93 @@ fn fair_sets(g: &Graph, fair: &Fair, c: Vec<u32>, member: &mut Bits, out: &mut V
     }
 }
 
-/// A cycle through the fair set `c`, from and back to `entry`, that takes one edge of every
-/// fair class taken inside `c` and visits a state where each weakly fair class not taken in
-/// `c` is disabled: a fair behaviour.
-fn fair_cycle(g: &Graph, fair: &Fair, c: &[u32], entry: u32) -> Vec<u32> {
+/// A cycle through the fair set `c`, from and back to `entry`, that takes an edge of every fair
+/// class taken inside `c` and visits a state where each weakly fair class not taken in `c` is
+/// disabled: a fair behaviour. Goals the cycle already meets on its way are skipped. Returns
+/// the states and the class of each step.
+fn fair_cycle(g: &Graph, fair: &Fair, c: &[u32], entry: u32) -> (Vec<u32>, Vec<u8>) {
     let mut member = Bits::new(g.len());
     for &s in c {
         member.set(s);
     }
     let any = fair.any();
-    // Goals: an edge per fair class taken inside c; a state per weak class disabled somewhere.
-    let mut edge_goals: Vec<(u32, u32)> = Vec::new();
-    let mut seen = ClassSet::default();
+    let mut taken_inside = ClassSet::default();
     for &s in c {
         for (t, k) in g.edges(s) {
-            if k != UNFAIR && any.contains(k) && member.get(t) && !seen.contains(k) {
-                seen.insert(k);
-                edge_goals.push((s, t));
+            if k != UNFAIR && any.contains(k) && member.get(t) {
+                taken_inside.insert(k);
             }
         }
     }
-    let mut state_goals: Vec<u32> = Vec::new();
-    for k in fair.weak.iter().filter(|k| !seen.contains(*k)) {
-        if let Some(&d) = c.iter().find(|&&s| !g.enabled(s).contains(k)) {
-            state_goals.push(d);
+    // Breadth-first inside c from `from` to the first state `goal` accepts (`from` itself,
+    // with no step, only if `allow_here`; else reached again through c): the states after
+    // `from`, and each step's class.
+    let path_to = |from: u32, goal: &dyn Fn(u32) -> bool, allow_here: bool| -> (Vec<u32>, Vec<u8>) {
+        if allow_here && goal(from) {
+            return (Vec::new(), Vec::new());
         }
-    }
-    if edge_goals.is_empty() {
-        // No fair class inside: any cycle will do; take an edge inside c.
-        let s = c[0];
-        let t = g.edges(s).map(|(t, _)| t).find(|t| member.get(*t)).expect("a cyclic set has an edge inside");
-        edge_goals.push((s, t));
-    }
-    let path_to = |from: u32, to: u32| -> Vec<u32> {
-        // Breadth-first inside c; the path excludes `from`, includes `to`.
-        if from == to {
-            return Vec::new();
-        }
-        let mut parent = std::collections::HashMap::new();
+        let mut parent: std::collections::HashMap<u32, (u32, u8)> = std::collections::HashMap::new();
         let mut q = VecDeque::from([from]);
-        parent.insert(from, from);
         while let Some(s) = q.pop_front() {
-            for (t, _) in g.edges(s) {
-                if member.get(t) && !parent.contains_key(&t) {
-                    parent.insert(t, s);
-                    if t == to {
-                        let mut p = vec![t];
-                        let mut at = t;
-                        while parent[&at] != from {
-                            at = parent[&at];
-                            p.push(at);
-                        }
-                        p.reverse();
-                        return p;
+            for (t, k) in g.edges(s) {
+                if !member.get(t) {
+                    continue;
+                }
+                if goal(t) {
+                    let (mut states, mut classes) = (vec![t], vec![k]);
+                    let mut at = s;
+                    while at != from {
+                        let (up, kk) = parent[&at];
+                        states.push(at);
+                        classes.push(kk);
+                        at = up;
                     }
+                    states.reverse();
+                    classes.reverse();
+                    return (states, classes);
+                }
+                if t != from && !parent.contains_key(&t) {
+                    parent.insert(t, (s, k));
                     q.push_back(t);
                 }
             }
         }
         unreachable!("a strongly connected set connects every pair of its states")
     };
-    let mut cycle = vec![entry];
-    let mut cur = entry;
-    for d in state_goals {
-        cycle.extend(path_to(cur, d));
-        cur = d;
+    let mut states = vec![entry];
+    let mut classes: Vec<u8> = Vec::new();
+    let extend = |states: &mut Vec<u32>, classes: &mut Vec<u8>, (s, k): (Vec<u32>, Vec<u8>)| {
+        states.extend(s);
+        classes.extend(k);
+    };
+    // One edge of each fair class taken inside c.
+    for k in taken_inside.iter() {
+        if classes.contains(&k) {
+            continue;
+        }
+        let cur = *states.last().expect("the cycle has its entry");
+        // A state of c with an edge of class k inside c, then that edge.
+        let has_k = |s: u32| g.edges(s).any(|(t, x)| x == k && member.get(t));
+        extend(&mut states, &mut classes, path_to(cur, &has_k, true));
+        let at = *states.last().expect("a state");
+        let t = g.edges(at).find(|(t, x)| *x == k && member.get(*t)).map(|(t, _)| t).expect("the goal has the edge");
+        states.push(t);
+        classes.push(k);
     }
-    for (s, t) in edge_goals {
-        cycle.extend(path_to(cur, s));
-        cycle.push(t);
-        cur = t;
+    // A state where each weakly fair class not taken inside c is disabled.
+    for k in fair.weak.iter().filter(|k| !taken_inside.contains(*k)) {
+        let off = |s: u32| !g.enabled(s).contains(k);
+        if states.iter().any(|&s| off(s)) {
+            continue;
+        }
+        let cur = *states.last().expect("a state");
+        extend(&mut states, &mut classes, path_to(cur, &off, false));
     }
-    cycle.extend(path_to(cur, entry));
-    if cycle.len() == 1 {
-        // The entry's own self-loop was the only goal and it is back where it started.
-        cycle.push(entry);
-    }
-    cycle
+    // Back to the entry (a cycle has at least one step).
+    let cur = *states.last().expect("a state");
+    let back = path_to(cur, &|s| s == entry, states.len() > 1);
+    extend(&mut states, &mut classes, back);
+    (states, classes)
 }
 
 /// Whether obligation `k` is violated, and how: the violation with the shortest prefix.
@@ -438,11 +453,11 @@ pub fn check(g: &Graph, k: usize, from_init: bool, fair: &Fair) -> Option<Lasso>
     }
     let (_, entry, set) = best?;
     let prefix = chain(&parent, entry);
-    let cycle = match set {
+    let (cycle, cycle_classes) = match set {
         Some(set) => fair_cycle(g, fair, &set, entry),
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
-    Some(Lasso { prefix, cycle })
+    Some(Lasso { prefix, cycle, cycle_classes })
 }
 
 #[cfg(test)]

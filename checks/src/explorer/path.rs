@@ -31,10 +31,14 @@ impl<S, A> Path<S, A> {
 /// given): from the initial state with the first fingerprint, at each step the first action
 /// whose successor has the next one. Real states and real transitions of the model, whatever
 /// the table held.
+///
+/// `hints`, for a lasso's cycle: the fairness class each step must have (where several
+/// actions lead to the same state, the one its fairness argument took), and the classifier.
 pub fn rebuild<M>(
     model: &M,
     fps: &[u64],
     represent: Option<&super::RepresentFn<'_, M::State>>,
+    hints: Option<(&[Option<u8>], &super::FairFn<'_, M::Action>)>,
 ) -> Result<Path<M::State, M::Action>, String>
 where
     M: Model,
@@ -56,7 +60,12 @@ where
     let mut actions = Vec::new();
     for (i, &target) in fps.iter().enumerate().skip(1) {
         model.actions(&cur, &mut actions);
-        let step = actions.drain(..).find_map(|a| {
+        let wanted = hints.and_then(|(h, f)| h.get(i - 1).copied().flatten().map(|k| (k, f)));
+        let class_ok = |a: &M::Action| match wanted {
+            Some((k, f)) => f(a).and_then(|c| u8::try_from(c).ok()).unwrap_or(super::graph::UNFAIR) == k,
+            None => true,
+        };
+        let step = actions.drain(..).filter(|a| class_ok(a)).find_map(|a| {
             let next = model.next_state(&cur, a.clone())?;
             (fp(&next) == target).then_some((a, next))
         });

@@ -752,8 +752,9 @@ where
                             path_error: None,
                         },
                         Some(lasso) => {
-                            let (ids, loop_index) = lasso.path();
-                            let (path, path_error) = match rebuild(self.model, &path_of_ids(&ids, g), None) {
+                            let (ids, classes, loop_index) = lasso.path();
+                            let hints = self.fair_class.map(|f| (classes.as_slice(), f));
+                            let (path, path_error) = match rebuild(self.model, &path_of_ids(&ids, g), None, hints) {
                                 Ok(p) => (Some(p), None),
                                 Err(e) => (None, Some(e)),
                             };
@@ -782,7 +783,7 @@ where
                 };
                 let path = fps
                     .ok_or_else(|| "the visited table lost the path (a fingerprint collision)".to_string())
-                    .and_then(|fps| rebuild(self.model, &fps, self.represent));
+                    .and_then(|fps| rebuild(self.model, &fps, self.represent, None));
                 let (path, path_error) = match path {
                     Ok(p) => (Some(p), None),
                     Err(e) => (None, Some(e)),
