@@ -22,6 +22,8 @@ struct Sample {
     ended: String,
     table_bytes: u64,
     peak_rss: Option<u64>,
+    /// The liveness graph: bytes, build and SCC seconds.
+    graph: Option<(u64, f64, f64)>,
 }
 
 fn check_args(c: &Check) -> Vec<String> {
@@ -46,10 +48,18 @@ fn check_args(c: &Check) -> Vec<String> {
     a
 }
 
-fn measure(exe: &std::path::Path, c: &Check, engine: Engine, threads: usize, cap: u64) -> Result<Sample, String> {
+fn measure(
+    exe: &std::path::Path,
+    c: &Check,
+    engine: Engine,
+    threads: usize,
+    cap: u64,
+    liveness: bool,
+) -> Result<Sample, String> {
     let out = Command::new(exe)
         .arg("check")
         .args(check_args(c))
+        .args(if liveness { None } else { Some("--no-liveness") })
         .args([
             "--engine",
             engine.name(),
@@ -71,6 +81,10 @@ fn measure(exe: &std::path::Path, c: &Check, engine: Engine, threads: usize, cap
         ended: o["ended"].as_str().unwrap_or("?").to_string(),
         table_bytes: o["table_bytes"].as_u64().unwrap_or(0),
         peak_rss: o["process_peak_rss"].as_u64(),
+        graph: o["graph"].as_object().map(|g| {
+            let f = |k: &str| g.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+            (f("bytes") as u64, f("build_seconds"), f("scc_seconds"))
+        }),
     })
 }
 
@@ -114,7 +128,8 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
                     let mut samples = Vec::new();
                     let mut error = None;
                     for _ in 0..runs {
-                        match measure(&exe, &c, engine, threads, cap) {
+                        // Both engines judge the same properties: stateright knows no obligations.
+                        match measure(&exe, &c, engine, threads, cap, false) {
                             Ok(s) => {
                                 let long = s.seconds > REPEAT_BELOW_SECS;
                                 samples.push(s);
@@ -164,6 +179,64 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
                         if n > 1 { format!(", median of {n}") } else { String::new() },
                     )?;
                 }
+            }
+        }
+    }
+    outln!()?;
+    outln!(
+        "liveness: the same runs with every liveness property judged (the graph kept) and left out (rcopy, 1 thread)"
+    )?;
+    outln!(
+        "{:<42} {:>11} {:>10} {:>10} {:>7} {:>10} {:>9} {:>8} {:>9}",
+        "run",
+        "unique",
+        "safety",
+        "+liveness",
+        "ratio",
+        "graph B/st",
+        "build s",
+        "SCC s",
+        "peak MiB"
+    )?;
+    for p in crate::protocols::all() {
+        for c in p.bench() {
+            let median_of = |liveness: bool| -> Option<Sample> {
+                let mut v = Vec::new();
+                for _ in 0..runs {
+                    let s = measure(&exe, &c, Engine::Rcopy, 1, cap, liveness).ok()?;
+                    let long = s.seconds > REPEAT_BELOW_SECS;
+                    v.push(s);
+                    if long {
+                        break;
+                    }
+                }
+                (!v.is_empty()).then(|| median(v).0)
+            };
+            let (Some(safety), Some(live)) = (median_of(false), median_of(true)) else {
+                outln!("{:<42}  failed", c.name())?;
+                continue;
+            };
+            let (bytes, build, scc) = live.graph.unwrap_or((0, 0.0, 0.0));
+            outln!(
+                "{:<42} {:>11} {:>9.2}s {:>9.2}s {:>6.2}x {:>10.1} {:>9.3} {:>8.3} {:>9}  {}",
+                c.name(),
+                live.unique,
+                safety.seconds,
+                live.seconds,
+                live.seconds / safety.seconds.max(1e-9),
+                bytes as f64 / live.unique.max(1) as f64,
+                build,
+                scc,
+                live.peak_rss.map_or("-".into(), |b| (b >> 20).to_string()),
+                live.ended
+            )?;
+            if live.unique > 0 && bytes > 0 {
+                let per_state = (bytes + live.table_bytes) as f64 / live.unique as f64 + 8.0;
+                outln!(
+                    "{:<42} (graph, table and an id's fingerprint: {per_state:.0} B/state, so about {:.0} million states fit in 24 GiB)",
+                    "",
+                    24.0 * (1u64 << 30) as f64 / per_state / 1e6
+                )?;
             }
         }
     }

@@ -118,6 +118,8 @@ pub struct Outcome {
     /// `sometimes` properties without an example.
     pub unwitnessed: Vec<String>,
     pub table_bytes: u64,
+    /// The liveness graph, when one was kept.
+    pub graph: Option<GraphFigures>,
     /// The largest resident memory seen during the run.
     pub peak_rss: Option<u64>,
     /// The process's peak resident memory when the run ended (its own peak when it is the
@@ -126,6 +128,17 @@ pub struct Outcome {
     pub collision_probability: f64,
     #[serde(skip)]
     pub traces: Vec<Trace>,
+}
+
+/// The liveness graph of a run, for the JSON output and `make bench`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GraphFigures {
+    pub states: u64,
+    pub edges: u64,
+    /// Offsets, edges and their classes, pending bits.
+    pub bytes: u64,
+    pub build_seconds: f64,
+    pub scc_seconds: f64,
 }
 
 /// Why a check is not as expected.
@@ -371,6 +384,13 @@ fn outcome<P: Protocol>(
         must_fire,
         unwitnessed,
         table_bytes: report.table_bytes,
+        graph: report.graph.as_ref().map(|g| GraphFigures {
+            states: g.states,
+            edges: g.edges,
+            bytes: g.bytes,
+            build_seconds: g.build_time.as_secs_f64(),
+            scc_seconds: g.scc_time.as_secs_f64(),
+        }),
         peak_rss: report.peak_rss,
         process_peak_rss: explorer::peak_rss_bytes(),
         collision_probability: report.collision_probability,

@@ -27,6 +27,9 @@ impl<S, A> Path<S, A> {
     }
 }
 
+/// For each step, the fairness class it must have (if any), and the classifier.
+pub type Hints<'a, A> = (&'a [Option<u8>], &'a super::FairFn<'a, A>);
+
 /// The path whose states fingerprint to `fps` (of their representatives, if `represent` is
 /// given): from the initial state with the first fingerprint, at each step the first action
 /// whose successor has the next one. Real states and real transitions of the model, whatever
@@ -38,7 +41,7 @@ pub fn rebuild<M>(
     model: &M,
     fps: &[u64],
     represent: Option<&super::RepresentFn<'_, M::State>>,
-    hints: Option<(&[Option<u8>], &super::FairFn<'_, M::Action>)>,
+    hints: Option<Hints<'_, M::Action>>,
 ) -> Result<Path<M::State, M::Action>, String>
 where
     M: Model,
