@@ -1,5 +1,6 @@
 //! The reviewed traces: for every protocol, the shortest counterexample of each seeded fault
-//! (its headline property, from its tiny-tier check) and of each gap of the text, as insta
+//! (its headline property, from its tiny-tier check, and each liveness property it breaks
+//! besides: `<fault>-<property>`) and of each gap of the text, as insta
 //! snapshots under `traces/<protocol>/`: `<NAME>.snap` is the readable text followed by a
 //! Mermaid sequence diagram (it renders in code review), `<NAME>.json.snap` is the trace file
 //! that `replay.rs` re-runs and `rcopy-check replay` reads as it is. Breadth-first search on
@@ -11,7 +12,7 @@
 use rcopy_checks::registry::{self, Registered};
 use rcopy_checks::runner::Options;
 use rcopy_checks::trace::Trace;
-use rcopy_checks::{protocols, render::Format, Check, Tier};
+use rcopy_checks::{protocols, render::Format, Check, Kind, Tier};
 
 /// Run `check` and take its trace of `property`, which must be a fresh, replayable one.
 fn trace_of(p: &dyn Registered, check: &Check, property: &str) -> Trace {
@@ -54,6 +55,14 @@ fn every_seeded_fault_has_its_reviewed_trace() {
             assert_eq!(trace.faults, [fault.name]);
             assert_eq!(trace.property, headline);
             snapshot(p, fault.name, &trace);
+            // A liveness property it breaks besides its headline keeps its lasso too.
+            let kinds = p.check_properties(&check).expect("the check makes a model");
+            for prop in &fault.breaks[1..] {
+                if kinds.iter().any(|(n, k)| n == prop && *k == Kind::Liveness) {
+                    let short = prop.split(' ').next().unwrap_or(prop);
+                    snapshot(p, &format!("{}-{short}", fault.name), &trace_of(p, &check, prop));
+                }
+            }
         }
     }
 }
