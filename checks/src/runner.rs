@@ -298,6 +298,16 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
                 ex = ex.interrupt(flag.clone());
             }
             let fair: Vec<Fairness> = p.fair_classes(&model).into_iter().map(|(_, f)| f).collect();
+            if fair.len() > explorer::graph::MAX_FAIR_CLASSES {
+                return Err(Error::BadConfig {
+                    origin: check.name(),
+                    message: format!(
+                        "{} fairness classes, more than the {} the engine keeps apart",
+                        fair.len(),
+                        explorer::graph::MAX_FAIR_CLASSES
+                    ),
+                });
+            }
             let m = &model;
             ex = ex
                 .obligations(p.obligations(&model))

@@ -267,7 +267,7 @@ fn graph_of(c: &Case) -> Graph {
         }
         p.found.push((s, s as u64 + 1, c.pending[s as usize] as u8));
     }
-    assemble(c.n as usize, vec![0], vec![p])
+    assemble(c.n as usize, vec![0], vec![p]).expect("a small graph")
 }
 
 fn enabled(c: &Case, s: u32) -> Vec<u8> {
@@ -400,4 +400,62 @@ fn verdicts_on_random_graphs_match_the_reference() {
         }
     }
     QuickCheck::new().tests(3000).quickcheck(prop as fn(Case) -> bool);
+}
+
+// ---- Review findings. ----
+
+/// 0 -> A (P holds) and 0 -> B (it does not); both -> C, a dead end. `eventually P` is violated
+/// by 0, B, C. A search that stops at that violation must show that path, not one through A.
+#[derive(Clone)]
+struct Join;
+
+impl Model for Join {
+    type State = u8;
+    type Action = u8;
+
+    fn init_states(&self) -> Vec<u8> {
+        vec![0]
+    }
+
+    fn actions(&self, s: &u8, actions: &mut Vec<u8>) {
+        match s {
+            0 => actions.extend([1, 2]),
+            1 | 2 => actions.push(3),
+            _ => {}
+        }
+    }
+
+    fn next_state(&self, _: &u8, a: u8) -> Option<u8> {
+        Some(a)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![Property::eventually("P", |_, s: &u8| *s == 1)]
+    }
+}
+
+#[test]
+fn a_path_found_by_the_search_runs_through_pending_states() {
+    for strategy in [Strategy::Bfs, Strategy::Dfs] {
+        for hunt in [true, false] {
+            let mut e = Explorer::new(&Join).strategy(strategy);
+            if hunt {
+                e = e.hunt(["P"]);
+            }
+            let r = e.run();
+            let j = r.property("P").unwrap();
+            assert_eq!(j.verdict, Verdict::Violated, "{strategy:?}, hunt {hunt}");
+            let path = j.path.as_ref().unwrap_or_else(|| panic!("{strategy:?}: {:?}", j.path_error));
+            assert_eq!(path.states, vec![0, 2, 3], "{strategy:?}, hunt {hunt}");
+        }
+    }
+}
+
+#[test]
+fn fairness_classes_past_the_limit_or_undeclared_leave_liveness_unknown() {
+    let m = Starve { only_at_zero: false };
+    let r = Explorer::new(&m).fairness(vec![Fairness::Weak; 300], |a: &Step| Some(*a as usize)).run();
+    assert_eq!(r.property("Q is done").unwrap().verdict, Verdict::Unknown, "300 classes do not fit a byte");
+    let r = Explorer::new(&m).fairness(vec![Fairness::Weak], |a: &Step| Some(*a as usize + 5)).run();
+    assert_eq!(r.property("Q is done").unwrap().verdict, Verdict::Unknown, "class 5 was never declared");
 }

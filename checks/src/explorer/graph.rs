@@ -6,11 +6,16 @@
 /// The class of an edge whose action is not fair (a loss, a crash, a disaster).
 pub const UNFAIR: u8 = u8::MAX;
 
-/// At most this many obligations are tracked (a byte of pending bits per state).
+/// At most this many liveness properties (`eventually` ones and obligations together) are
+/// judged on the graph (a byte of pending bits per state); the others are unknown.
 pub const MAX_OBLIGATIONS: usize = 8;
 
-/// At most this many fairness classes (an edge's class is a byte; `UNFAIR` is reserved).
-pub const MAX_FAIR_CLASSES: usize = 254;
+/// At most this many fairness classes (an edge's class is a byte, `UNFAIR` reserved): classes
+/// 0 to 254.
+pub const MAX_FAIR_CLASSES: usize = 255;
+
+/// At most this many edges: offsets are `u32`. A larger graph is not judged (liveness unknown).
+pub const MAX_EDGES: u64 = u32::MAX as u64;
 
 /// The graph of a finished exploration.
 #[derive(Clone, Debug, Default)]
@@ -129,17 +134,21 @@ impl Parts {
 }
 
 /// Assemble the graph of `n` states from what the workers recorded; each part is freed once
-/// copied.
-pub fn assemble(n: usize, inits: Vec<u32>, parts: Vec<Parts>) -> Graph {
-    let mut offsets = vec![0u32; n + 1];
+/// copied. `None` when it has more than [`MAX_EDGES`] edges.
+pub fn assemble(n: usize, inits: Vec<u32>, parts: Vec<Parts>) -> Option<Graph> {
+    let mut counts = vec![0u64; n + 1];
     for p in &parts {
         for &(s, k) in &p.expanded {
-            offsets[s as usize + 1] = k;
+            counts[s as usize + 1] = k as u64;
         }
     }
     for i in 0..n {
-        offsets[i + 1] += offsets[i];
+        counts[i + 1] += counts[i];
     }
+    if counts[n] > MAX_EDGES {
+        return None;
+    }
+    let offsets: Vec<u32> = counts.into_iter().map(|c| c as u32).collect();
     let m = offsets[n] as usize;
     let mut targets = vec![0u32; m];
     let mut classes = vec![UNFAIR; m];
@@ -154,9 +163,11 @@ pub fn assemble(n: usize, inits: Vec<u32>, parts: Vec<Parts>) -> Graph {
             at += k as usize;
         }
         for &(s, fp, bits) in &p.found {
-            pending[s as usize] = bits;
-            fps[s as usize] = fp;
+            if (s as usize) < n {
+                pending[s as usize] = bits;
+                fps[s as usize] = fp;
+            }
         }
     }
-    Graph { offsets, targets, classes, pending, fps, inits }
+    Some(Graph { offsets, targets, classes, pending, fps, inits })
 }

@@ -57,15 +57,22 @@ pub struct Fair {
 }
 
 impl Fair {
+    /// The fairness of classes 0, 1, ...; classes past [`super::graph::MAX_FAIR_CLASSES`] are
+    /// refused by the explorer before it runs.
     pub fn new(classes: &[Fairness]) -> Fair {
         let mut f = Fair::default();
-        for (i, c) in classes.iter().enumerate() {
+        for (i, c) in classes.iter().enumerate().take(super::graph::MAX_FAIR_CLASSES) {
             match c {
                 Fairness::Weak => f.weak.insert(i as u8),
                 Fairness::Strong => f.strong.insert(i as u8),
             }
         }
         f
+    }
+
+    /// Whether `class` is a declared fair class.
+    pub fn is_fair(&self, class: u8) -> bool {
+        class != UNFAIR && (self.weak.contains(class) || self.strong.contains(class))
     }
 
     fn any(&self) -> ClassSet {
@@ -309,11 +316,14 @@ fn fair_sets(g: &Graph, fair: &Fair, c: Vec<u32>, member: &mut Bits, out: &mut V
         for &s in &c {
             member.clear(s);
         }
-        let mut region = Bits::new(g.len());
+        // `member` is clear again: use it as the region of the remaining states.
         for &s in &keep {
-            region.set(s);
+            member.set(s);
         }
-        work.extend(sccs(g, &region, &keep));
+        work.extend(sccs(g, member, &keep));
+        for &s in &keep {
+            member.clear(s);
+        }
     }
 }
 
@@ -477,7 +487,7 @@ mod tests {
             }
             p.found.push((s, s as u64 + 1, pending.contains(&s) as u8));
         }
-        assemble(n as usize, vec![0], vec![p])
+        assemble(n as usize, vec![0], vec![p]).expect("a small graph")
     }
 
     #[test]

@@ -262,7 +262,8 @@ where
     }
 
     /// Fairness: `classes[k]` is the fairness of class k, and `class_of(action)` an action's
-    /// class (`None`: not fair). Without it, every action is one weakly fair class.
+    /// class (`None`: not fair). Without it, every action is one weakly fair class. At most
+    /// [`graph::MAX_FAIR_CLASSES`] classes: with more, liveness is not judged (unknown).
     pub fn fairness(
         mut self,
         classes: Vec<Fairness>,
@@ -305,7 +306,9 @@ where
             &self.hunt,
             self.obligations.clone(),
             (liveness::Fair::new(&self.fairness), self.fair_class.as_deref()),
-            self.liveness && !matches!(self.strategy, Strategy::Walks { .. }),
+            self.liveness
+                && !matches!(self.strategy, Strategy::Walks { .. })
+                && self.fairness.len() <= graph::MAX_FAIR_CLASSES,
         );
         let ended = control::monitored(&control, &self.progress, || match self.strategy {
             Strategy::Bfs => search.bfs(self.threads),

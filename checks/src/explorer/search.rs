@@ -93,6 +93,8 @@ pub(super) struct Search<'a, M: Model> {
     /// Keep the liveness graph: states by id, edges, pending bits.
     graph: bool,
     next_id: AtomicU32,
+    /// The fairness classifier gave a class that was not declared.
+    bad_class: AtomicBool,
     parts: Mutex<Vec<Parts>>,
     inits: Mutex<Vec<u32>>,
     table: Visited,
@@ -162,6 +164,7 @@ where
             fair_class: fairness.1,
             fair: fairness.0,
             next_id: AtomicU32::new(0),
+            bad_class: AtomicBool::new(false),
             parts: Mutex::new(Vec::new()),
             inits: Mutex::new(Vec::new()),
             table: Visited::default(),
@@ -360,21 +363,34 @@ where
         }
     }
 
-    /// The fairness class of an action's edge.
+    /// The fairness class of an action's edge. A class the classifier gives that was not
+    /// declared is a bug of the protocol: the liveness verdicts are then unknown.
     fn fair_of(&self, a: &M::Action) -> u8 {
-        match self.fair_class {
-            Some(f) => f(a).and_then(|c| u8::try_from(c).ok()).filter(|c| *c != UNFAIR).unwrap_or(UNFAIR),
-            None => 0,
+        let Some(f) = self.fair_class else { return 0 };
+        match f(a) {
+            None => UNFAIR,
+            Some(c) => match u8::try_from(c) {
+                Ok(c) if self.fair.is_fair(c) => c,
+                _ => {
+                    self.bad_class.store(true, Ordering::Relaxed);
+                    UNFAIR
+                }
+            },
         }
     }
 
-    /// A new state: its id in the graph, when one is kept.
+    /// A new state: its id in the graph, when one is kept. The ids stop short of `u32::MAX`;
+    /// the run stops there (not exhaustive).
     fn new_id(&self) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if id == u32::MAX - 1 {
-            self.control.stop(Ended::StateBound);
+        let id =
+            self.next_id.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |i| (i < u32::MAX - 1).then_some(i + 1));
+        match id {
+            Ok(id) => id as u64,
+            Err(_) => {
+                self.control.stop(Ended::StateBound);
+                (u32::MAX - 1) as u64
+            }
         }
-        id as u64
     }
 
     /// Store `fp` reached from `parent` (a fingerprint, or an id when a graph is kept): its id
@@ -455,7 +471,7 @@ where
             if !self.model.within_boundary(&next) {
                 continue;
             }
-            fair_step |= fair != UNFAIR;
+            fair_step |= self.fair.is_fair(fair);
             l.generated += 1;
             l.fired[class] += 1;
             let next = self.represent(next);
@@ -692,8 +708,8 @@ where
         l.actions = actions;
     }
 
-    /// The graph the workers recorded.
-    fn assemble(&self) -> Graph {
+    /// The graph the workers recorded (`None` past its edge bound).
+    fn assemble(&self) -> Option<Graph> {
         let parts = std::mem::take(&mut *lock(&self.parts));
         let inits = lock(&self.inits).clone();
         graph::assemble(self.next_id.load(Ordering::Relaxed) as usize, inits, parts)
@@ -727,7 +743,17 @@ where
     ) -> Report<M::State, M::Action> {
         let found = lock(&self.found).clone();
         let built = std::time::Instant::now();
-        let graph = self.graph.then(|| self.assemble());
+        let graph = if self.graph { self.assemble() } else { None };
+        // Why liveness could not be judged on the whole graph, if it could not.
+        let unjudged = if !self.graph {
+            None
+        } else if graph.is_none() {
+            Some(format!("the graph has more than {} edges", graph::MAX_EDGES))
+        } else if self.bad_class.load(Ordering::Relaxed) {
+            Some("the fairness classifier gave a class the protocol did not declare".to_string())
+        } else {
+            None
+        };
         let build_time = built.elapsed();
         // Shortest paths by id, for what the search found, when ids stand for fingerprints.
         let parents = graph.as_ref().map(|g| liveness::bfs(g, None).1);
@@ -740,7 +766,7 @@ where
             .map(|((name, kind, live), f)| {
                 let tracked = live.is_some_and(|k| k < MAX_OBLIGATIONS);
                 // Liveness on the whole graph: exact, for every behaviour.
-                if let (Some(k), Some(g), true, true) = (live, &graph, ended.exhaustive(), tracked) {
+                if let (Some(k), Some(g), true, true, None) = (live, &graph, ended.exhaustive(), tracked, &unjudged) {
                     let from_init = matches!(self.live[k], Live::Eventually(_));
                     return match liveness::check(g, k, from_init, &self.fair) {
                         None => Judged {
@@ -763,6 +789,12 @@ where
                     };
                 }
                 let sometimes = kind == Kind::Example;
+                // With a fairness classifier that broke its declaration, no liveness claim stands.
+                let bad_class = self.bad_class.load(Ordering::Relaxed);
+                if kind == Kind::Liveness && bad_class {
+                    let path_error = unjudged.clone();
+                    return Judged { name, kind, verdict: Verdict::Unknown, path: None, loop_index: None, path_error };
+                }
                 // Here a liveness property was not judged on a whole graph: only what the search
                 // found counts.
                 let Some(f) = f else {
@@ -776,13 +808,28 @@ where
                 let verdict = if sometimes { Verdict::Witnessed } else { Verdict::Violated };
                 let fps = match (f.walk, &graph, &parents) {
                     (Some(w), _, _) => Some(w),
-                    (None, Some(g), Some(parents)) => {
-                        self.table.parent(f.fp).map(|id| path_of_ids(&liveness::chain(parents, id as u32), g))
-                    }
+                    (None, Some(g), Some(parents)) => self.table.parent(f.fp).and_then(|id| {
+                        let id = id as u32;
+                        match live.map(|k| (k, &self.live[k])) {
+                            // An `eventually` property's path must run through states where it
+                            // never held: the shortest such path, if the graph tracks it.
+                            Some((k, Live::Eventually(_))) if k < MAX_OBLIGATIONS => {
+                                let mut region = liveness::Bits::new(g.len());
+                                (0..g.len() as u32).filter(|&s| g.pending[s as usize] & (1 << k) != 0).for_each(|s| region.set(s));
+                                let (dist, parent) = liveness::bfs(g, Some(&region));
+                                (dist[id as usize] != u32::MAX).then(|| path_of_ids(&liveness::chain(&parent, id), g))
+                            }
+                            Some((_, Live::Eventually(_))) => None,
+                            _ => Some(path_of_ids(&liveness::chain(parents, id), g)),
+                        }
+                    }),
                     _ => self.table.chain(f.fp),
                 };
                 let path = fps
-                    .ok_or_else(|| "the visited table lost the path (a fingerprint collision)".to_string())
+                    .ok_or_else(|| match &unjudged {
+                        Some(why) => format!("no path kept: {why}"),
+                        None => "no path kept for it (a fingerprint collision, or more liveness properties than the graph tracks)".to_string(),
+                    })
                     .and_then(|fps| rebuild(self.model, &fps, self.represent, None));
                 let (path, path_error) = match path {
                     Ok(p) => (Some(p), None),
