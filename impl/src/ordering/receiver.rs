@@ -6,6 +6,8 @@ use super::message::{DataPacket, Message};
 use super::types::{RdsId, RemoteAddr, Seq, StreamId, Ts, Variant};
 use crate::fault::FaultSet;
 use serde::{Deserialize, Serialize};
+/// The cache capacity of a receiver that [`Receiver::with_cache`] did not set.
+pub const DEFAULT_CACHE: u32 = 1 << 16;
 
 /// Per stream, the persistent frontier (note 2.3, INTERPRETATION required for safety): the
 /// highest seq k such that every seq from 0 to k has been received, and that packet's time
@@ -46,6 +48,17 @@ pub struct Destage<P> {
 #[error("stream {0} does not end at this remote disk system")]
 pub struct ForeignStream(pub StreamId);
 
+/// Why a packet was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotStored {
+    #[error(transparent)]
+    Foreign(#[from] ForeignStream),
+    /// BUSY: the cache is full. The packet is neither stored nor acknowledged, so the sender
+    /// keeps it and sends it again.
+    #[error("the cache is full ({0} entries)")]
+    Busy(u32),
+}
+
 /// The RDS: its cache, its streams' frontiers, and the limit time it was granted.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct Receiver<P> {
@@ -59,6 +72,8 @@ pub struct Receiver<P> {
     pub limit: Option<Ts>,
     /// The last value this slave reported to the master.
     pub reported: Option<Ts>,
+    /// The entries the cache may hold: a new packet beyond it is answered BUSY.
+    pub capacity: u32,
 }
 
 impl<P: Clone> Receiver<P> {
@@ -79,7 +94,14 @@ impl<P: Clone> Receiver<P> {
             cache: Vec::new(),
             limit: None,
             reported: None,
+            capacity: DEFAULT_CACHE,
         }
+    }
+
+    /// This receiver with a cache of `capacity` entries (at least 1).
+    pub fn with_cache(mut self, capacity: u32) -> Receiver<P> {
+        self.capacity = capacity.max(1);
+        self
     }
 
     fn fault(&self, f: Fault) -> bool {
@@ -93,7 +115,9 @@ impl<P: Clone> Receiver<P> {
     /// Fig. 8: store the packet (step 800) and acknowledge it with its sequence number (step
     /// 801). Hardened: a packet at or below the frontier, or already cached, is a duplicate: it
     /// is not stored again but is acknowledged again, since its first ack may have been lost.
-    pub fn on_data(&mut self, packet: DataPacket<P>) -> Result<Message<P>, ForeignStream> {
+    ///
+    /// A new packet the full cache cannot take is refused BUSY: neither stored nor acknowledged.
+    pub fn on_data(&mut self, packet: DataPacket<P>) -> Result<Message<P>, NotStored> {
         let i = self.stream_index(packet.stream).ok_or(ForeignStream(packet.stream))?;
         let ack = Message::Ack { stream: packet.stream, seq: packet.seq };
         let dedup = self.variant.hardened() && !self.fault(Fault::B11);
@@ -103,6 +127,9 @@ impl<P: Clone> Receiver<P> {
             if below || cached {
                 return Ok(ack);
             }
+        }
+        if self.cache.len() >= self.capacity as usize {
+            return Err(NotStored::Busy(self.capacity));
         }
         if self.fault(Fault::B7) {
             let s = &mut self.streams[i];

@@ -6,6 +6,9 @@ use super::message::DataPacket;
 use super::types::{ClockReading, LdsId, RemoteAddr, Seq, StreamId, Time, Ts, Variant};
 use crate::fault::FaultSet;
 use serde::{Deserialize, Serialize};
+/// The window of a sender that [`Sender::with_window`] did not set: the entries (unsent and
+/// unacknowledged) a stream may hold before host writes are answered BUSY.
+pub const DEFAULT_WINDOW: u32 = 1 << 16;
 
 /// A host write after the caller has resolved its pair to a stream (`Topology::stream_of`).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -65,12 +68,25 @@ pub struct Sender<P> {
     pub streams: Vec<SendStream<P>>,
     /// Fault B9 only: writes stamped but not yet enqueued.
     pub staged: Vec<(StreamId, Entry<P>)>,
+    /// The entries a stream may hold (unsent and unacknowledged, staged ones included): a host
+    /// write beyond it is answered BUSY, as a storage array answers a host it cannot take.
+    pub window: u32,
 }
 
 /// The sender was asked about a stream it does not own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("stream {0} is not a stream of this local disk system")]
 pub struct UnknownStream(pub StreamId);
+
+/// Why a host write was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    UnknownStream(#[from] UnknownStream),
+    /// BUSY: the stream's window is full (back-pressure; the host retries later).
+    #[error("stream {0} is busy: its window of {1} entries is full")]
+    Busy(StreamId, u32),
+}
 
 impl<P: Clone> Sender<P> {
     /// An LDS sending on `streams` (from `Topology::streams_from`).
@@ -88,7 +104,14 @@ impl<P: Clone> Sender<P> {
                 .map(|id| SendStream { id, next_seq: 0, last_time: None, entries: Vec::new() })
                 .collect(),
             staged: Vec::new(),
+            window: DEFAULT_WINDOW,
         }
+    }
+
+    /// This sender with a window of `window` entries per stream (at least 1).
+    pub fn with_window(mut self, window: u32) -> Sender<P> {
+        self.window = window.max(1);
+        self
     }
 
     fn fault(&self, f: Fault) -> bool {
@@ -113,8 +136,13 @@ impl<P: Clone> Sender<P> {
     /// in one step (A1: stamping and enqueueing are one critical section).
     ///
     /// The caller's clock must be strictly increasing across the host writes of one LDS.
-    pub fn on_host_write(&mut self, write: HostWrite<P>, clock: ClockReading) -> Result<Accepted, UnknownStream> {
+    /// A write the stream's window cannot take is refused BUSY, before it is stamped.
+    pub fn on_host_write(&mut self, write: HostWrite<P>, clock: ClockReading) -> Result<Accepted, Refused> {
         let i = self.stream_index(write.stream)?;
+        let held = self.streams[i].entries.len() + self.staged.iter().filter(|(s, _)| *s == write.stream).count();
+        if held >= self.window as usize {
+            return Err(Refused::Busy(write.stream, self.window));
+        }
         let ts = self.stamp(clock);
         if self.fault(Fault::B16) {
             let same = self.streams[i].entries.iter_mut().find(|e| e.addr == write.addr && e.payload.is_some());
@@ -240,7 +268,9 @@ impl<P: Clone> Sender<P> {
         }
         let time = self.stamp(clock).time;
         self.stream(stream).is_some_and(|s| {
-            !s.entries.iter().any(|e| e.state == EntryState::Unsent) && s.last_time.is_none_or(|t| t < time)
+            !s.entries.iter().any(|e| e.state == EntryState::Unsent)
+                && s.last_time.is_none_or(|t| t < time)
+                && s.entries.len() < self.window as usize
         })
     }
 

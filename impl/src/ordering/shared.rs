@@ -4,7 +4,7 @@
 //! order. Written against the [`crate::sync`] facade, so loom checks it as compiled.
 
 use super::message::DataPacket;
-use super::sender::{HostWrite, Sender, UnknownStream};
+use super::sender::{HostWrite, Refused, Sender};
 use super::types::{ClockReading, Seq, StreamId, Time, Ts};
 use crate::sync::{AtomicU64, Mutex, Ordering};
 
@@ -38,7 +38,7 @@ impl<P: Clone> SharedSender<P> {
     /// A host thread's write (Fig. 5): the clock is read and the write enqueued under one lock.
     /// Under fault B9 the sender only stages the stamped write, and it is published in a second
     /// critical section, so another write can be stamped later and numbered first.
-    pub fn host_write(&self, write: HostWrite<P>) -> Result<Ts, UnknownStream> {
+    pub fn host_write(&self, write: HostWrite<P>) -> Result<Ts, Refused> {
         let accepted = {
             let mut s = self.sender.lock().unwrap();
             let now = self.clock.tick();

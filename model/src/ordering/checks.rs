@@ -173,6 +173,15 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         every(|n| (!is_sometimes(n)).then_some(Expect::Holds)),
         "hardened, Fig. 4 scope: two pairs share one stream's counter",
     ));
+    // Back-pressure: a window of one entry per stream and a cache of one packet. Host writes
+    // and packets wait while BUSY; nothing is dropped, so everything still holds.
+    v.push(check(
+        "busy",
+        Variant::Hardened,
+        None,
+        every(|n| (!is_sometimes(n)).then_some(Expect::Holds)),
+        "hardened under back-pressure: BUSY delays writes and packets, never loses them",
+    ));
     // A crashed slave: the master waits for its reports forever.
     v.push(check(
         "crash",

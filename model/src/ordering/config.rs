@@ -43,6 +43,14 @@ pub struct Config {
     /// nothing; the master waits for its reports). Default 0.
     #[serde(default)]
     pub crashes: u8,
+    /// Per stream, the entries an LDS may hold before it answers a host write BUSY. Default:
+    /// the role's own (large) window.
+    #[serde(default)]
+    pub window: Option<u32>,
+    /// Per RDS, the cache entries before a new packet is refused BUSY (not stored, not acked).
+    /// Default: the role's own (large) cache.
+    #[serde(default)]
+    pub cache: Option<u32>,
 }
 
 /// The fields of [`Config`], for `rcopy-check list`.
@@ -58,6 +66,8 @@ pub const FIELDS: &[Field] = &[
     Field { key: "script", about: "the host's first writes as [pair, position]; later writes go anywhere" },
     Field { key: "sync_rounds", about: "a slave's round and the master's answer in one step" },
     Field { key: "crashes", about: "remote disk systems that may crash in a run (default 0)" },
+    Field { key: "window", about: "entries an LDS holds per stream before a host write is BUSY (default: large)" },
+    Field { key: "cache", about: "entries an RDS caches before a new packet is BUSY (default: large)" },
 ];
 
 /// The named configs, smallest first.
@@ -69,6 +79,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "standard", toml: include_str!("configs/standard.toml") },
     NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
     NamedConfig { name: "crash", toml: include_str!("configs/crash.toml") },
+    NamedConfig { name: "busy", toml: include_str!("configs/busy.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.

@@ -245,10 +245,19 @@ impl Model for OrderingModel {
 
     fn init_states(&self) -> Vec<State> {
         let t = &self.topology;
+        let window = |s: Sender<Wid>| match self.config.window {
+            Some(w) => s.with_window(w),
+            None => s,
+        };
+        let cache = |r: Receiver<Wid>| match self.config.cache {
+            Some(c) => r.with_cache(c),
+            None => r,
+        };
         let senders =
-            (0..t.lds_count()).map(|l| Sender::new(l, &t.streams_from(l), self.variant, self.faults)).collect();
-        let receivers =
-            (0..t.rds_count()).map(|r| Receiver::new(r, &t.streams_into(r), self.variant, self.faults)).collect();
+            (0..t.lds_count()).map(|l| window(Sender::new(l, &t.streams_from(l), self.variant, self.faults))).collect();
+        let receivers = (0..t.rds_count())
+            .map(|r| cache(Receiver::new(r, &t.streams_into(r), self.variant, self.faults)))
+            .collect();
         let ghost = Ghost {
             arrived_seqs: t.streams().into_iter().map(|s| (s, 0)).collect(),
             destaged: vec![Vec::new(); t.rds_count() as usize],
