@@ -129,6 +129,9 @@ impl<P: Clone> Receiver<P> {
             }
         }
         if self.cache.len() >= self.capacity as usize {
+            if self.fault(Fault::B18) {
+                return Ok(ack);
+            }
             return Err(NotStored::Busy(self.capacity));
         }
         if self.fault(Fault::B7) {
@@ -191,7 +194,31 @@ impl<P: Clone> Receiver<P> {
                 return Some(run);
             }
         }
+        if self.fault(Fault::B17) {
+            return self.cached_run(stream, s.contiguous);
+        }
         s.contiguous
+    }
+
+    /// Fault B17: the frontier from what is cached alone: the run of the stream's cached
+    /// sequence numbers that continues the persistent frontier; an empty cache, or one that
+    /// starts after a gap, is "no information".
+    fn cached_run(&self, stream: StreamId, contiguous: Option<(Seq, Ts)>) -> Option<(Seq, Ts)> {
+        let mut seqs: Vec<(Seq, Ts)> =
+            self.cache.iter().filter(|c| c.stream == stream && c.payload.is_some()).map(|c| (c.seq, c.ts)).collect();
+        seqs.sort();
+        let (first, _) = *seqs.first()?;
+        if contiguous.is_some_and(|(k, _)| first > k) || contiguous.is_none() && first > 0 {
+            return None;
+        }
+        let mut run = seqs[0];
+        for &(k, t) in &seqs[1..] {
+            if k != run.0 + 1 {
+                break;
+            }
+            run = (k, t);
+        }
+        Some(run.max(contiguous.unwrap_or(run)))
     }
 
     /// Fault B1: the longest run of consecutive sequence numbers anywhere in the cache.

@@ -43,6 +43,8 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B13 => (&[S11, L1], "the sender releases an entry when it sends it, so a lost one is never resent"),
         Fault::B14 => (&[L1], "strictly below the limit (claim 22) strands the write at it"),
         Fault::B16 => (&[S8], "a newer write coalesced into an older entry in place"),
+        Fault::B17 => (&[S3], "the frontier recomputed from the cache alone drops to nothing after destaging"),
+        Fault::B18 => (&[S11, L1], "a packet the full cache refused is acknowledged anyway, so its write is lost"),
     }
 }
 
@@ -53,6 +55,8 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B14, _) => "single",
         // B2 needs an RDS that receives a quiet stream beside a busy one.
         (Fault::B2, _) => "fanin",
+        // B18 needs a cache that fills.
+        (Fault::B18, _) => "busy",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
     }
@@ -182,6 +186,18 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         every(|n| (!is_sometimes(n)).then_some(Expect::Holds)),
         "hardened under back-pressure: BUSY delays writes and packets, never loses them",
     ));
+    // Streams that cross (L0 to R1, L1 to R0; two locals into one remote, one local into two):
+    // every topology of the other worlds maps local system i to remote system i. Standard tier
+    // only: 2.5 million states.
+    if tier == Tier::Standard {
+        v.push(check(
+            "cross",
+            Variant::Hardened,
+            None,
+            every(|n| (!is_sometimes(n)).then_some(Expect::Holds)),
+            "hardened, streams that cross: S1-S12 and L1-L4 hold",
+        ));
+    }
     // A crashed slave: the master waits for its reports forever.
     v.push(check(
         "crash",

@@ -80,6 +80,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
     NamedConfig { name: "crash", toml: include_str!("configs/crash.toml") },
     NamedConfig { name: "busy", toml: include_str!("configs/busy.toml") },
+    NamedConfig { name: "cross", toml: include_str!("configs/cross.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.
