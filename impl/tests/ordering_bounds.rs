@@ -56,3 +56,18 @@ fn a_full_cache_neither_stores_nor_acknowledges() {
     assert!(r.poll_destage().is_some());
     assert_eq!(r.on_data(packet(1)), Ok(Message::Ack { stream: S, seq: 1 }), "a destage made room");
 }
+
+/// A coarse clock: writes at the same reading get strictly increasing stamps, one tie apart.
+#[test]
+fn equal_readings_are_ordered_by_their_tie() {
+    let mut s: Sender<u8> = Sender::new(0, &[S], Variant::Hardened, FaultSet::NONE);
+    let a = s.on_host_write(write(1), ClockReading::at(7)).unwrap().ts;
+    let b = s.on_host_write(write(2), ClockReading::at(7)).unwrap().ts;
+    let c = s.on_host_write(write(3), ClockReading::at(8)).unwrap().ts;
+    assert!(a < b && b < c, "{a} {b} {c}");
+    assert_eq!((b.time, b.tie, c.tie), (7, 1, 0));
+    assert_eq!(format!("{a} {b}"), "7.0 7.0.1");
+    let (p, _) = s.send_next(S).unwrap();
+    let (q, _) = s.send_next(S).unwrap();
+    assert!(p.seq < q.seq && p.ts < q.ts, "S1 holds across a tie");
+}

@@ -695,7 +695,7 @@ fn destage_is_a_ts_ordered_prefix_at_or_below_the_limit() {
 struct Msg(Message<Vec<u8>>);
 
 fn arb_ts(g: &mut Gen) -> Ts {
-    Ts::new(u64::arbitrary(g), u16::arbitrary(g))
+    Ts { time: u64::arbitrary(g), lds: u16::arbitrary(g), tie: u32::arbitrary(g) % 4 }
 }
 
 fn arb_stream(g: &mut Gen) -> StreamId {
@@ -819,10 +819,10 @@ struct Framed {
 /// The body length of each kind, Data without its length prefix and payload.
 fn fixed_body(kind: u8) -> Option<usize> {
     match kind {
-        wire::kind::DATA | wire::kind::HEARTBEAT => Some(30),
+        wire::kind::DATA | wire::kind::HEARTBEAT => Some(34),
         wire::kind::ACK => Some(14),
-        wire::kind::REPORT => Some(12),
-        wire::kind::LIMIT => Some(10),
+        wire::kind::REPORT => Some(16),
+        wire::kind::LIMIT => Some(14),
         _ => None,
     }
 }

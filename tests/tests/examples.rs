@@ -128,8 +128,8 @@ impl Run {
     fn first_round(&self) -> State {
         let m = &self.model;
         let mut s = self.init();
-        s = step(m, &s, Action::Write { pair: 0, pos: 0 });
-        s = step(m, &s, Action::Write { pair: 1, pos: 0 });
+        s = step(m, &s, Action::Write { pair: 0, pos: 0, same_time: false });
+        s = step(m, &s, Action::Write { pair: 1, pos: 0, same_time: false });
         let (ts0, ts1) = (s.ghost.writes[0].ts, s.ghost.writes[1].ts);
         assert_eq!((ts0, ts1), (Ts::new(1, 0), Ts::new(2, 1)));
         s = step(m, &s, Action::Send { stream: self.s0 });
@@ -226,9 +226,9 @@ fn takeover_between_two_writes_to_one_position_keeps_the_older() {
     let run = Run::new();
     let m = &run.model;
     let mut s = run.init();
-    s = step(m, &s, Action::Write { pair: 0, pos: 0 });
+    s = step(m, &s, Action::Write { pair: 0, pos: 0, same_time: false });
     s = step(m, &s, Action::Send { stream: run.s0 });
-    s = step(m, &s, Action::Write { pair: 0, pos: 0 });
+    s = step(m, &s, Action::Write { pair: 0, pos: 0, same_time: false });
     s = step(m, &s, Action::Send { stream: run.s0 });
     let (ts0, ts1) = (s.ghost.writes[0].ts, s.ghost.writes[1].ts);
     assert_eq!((ts0, ts1), (Ts::new(1, 0), Ts::new(2, 0)));

@@ -71,6 +71,8 @@ pub struct Sender<P> {
     /// The entries a stream may hold (unsent and unacknowledged, staged ones included): a host
     /// write beyond it is answered BUSY, as a storage array answers a host it cannot take.
     pub window: u32,
+    /// The last time stamp this LDS gave (a write's or a heartbeat's).
+    pub last_stamp: Option<Ts>,
 }
 
 /// The sender was asked about a stream it does not own.
@@ -105,6 +107,7 @@ impl<P: Clone> Sender<P> {
                 .collect(),
             staged: Vec::new(),
             window: DEFAULT_WINDOW,
+            last_stamp: None,
         }
     }
 
@@ -126,16 +129,33 @@ impl<P: Clone> Sender<P> {
         self.streams.iter().position(|s| s.id == id).ok_or(UnknownStream(id))
     }
 
-    /// Step 503: the time stamp. The common time base, or under B10 this LDS's own clock.
-    fn stamp(&self, clock: ClockReading) -> Ts {
-        let time = if self.fault(Fault::B10) { clock.local } else { clock.common };
-        Ts::new(time, self.lds)
+    /// The clock reading this LDS stamps with: the common time base, or under B10 its own clock.
+    fn reading(&self, clock: ClockReading) -> Time {
+        if self.fault(Fault::B10) {
+            clock.local
+        } else {
+            clock.common
+        }
+    }
+
+    /// Step 503: the time stamp, and this LDS's last one recorded. A reading equal to the last
+    /// stamp's (a coarse clock) takes the next tie, so that stamps stay strictly ordered.
+    fn stamp(&mut self, clock: ClockReading) -> Ts {
+        let time = self.reading(clock);
+        let tie = match self.last_stamp {
+            Some(last) if last.time == time => last.tie + 1,
+            _ => 0,
+        };
+        let ts = Ts { time, lds: self.lds, tie };
+        self.last_stamp = Some(ts);
+        ts
     }
 
     /// Fig. 5, steps 500-504: cache the write, stamp it, and make it visible to the send process
     /// in one step (A1: stamping and enqueueing are one critical section).
     ///
-    /// The caller's clock must be strictly increasing across the host writes of one LDS.
+    /// The caller's clock must not go back across the host writes of one LDS; it may stand
+    /// still (a coarse clock): equal readings are ordered by the stamp's tie count.
     /// A write the stream's window cannot take is refused BUSY, before it is stamped.
     pub fn on_host_write(&mut self, write: HostWrite<P>, clock: ClockReading) -> Result<Accepted, Refused> {
         let i = self.stream_index(write.stream)?;
@@ -266,7 +286,7 @@ impl<P: Clone> Sender<P> {
         if !self.variant.hardened() || self.staged.iter().any(|(s, _)| *s == stream) {
             return false;
         }
-        let time = self.stamp(clock).time;
+        let time = self.reading(clock);
         self.stream(stream).is_some_and(|s| {
             !s.entries.iter().any(|e| e.state == EntryState::Unsent)
                 && s.last_time.is_none_or(|t| t < time)

@@ -14,22 +14,30 @@ pub type Seq = u64;
 pub type Time = u64;
 
 /// Time stamp 114: the common clock's reading when the LDS accepted the write (step 503), with
-/// the LDS id as a tie-break so that time stamps are a strict total order (note S12).
+/// the LDS id and a per-LDS count of earlier stamps at the same reading as tie-breaks, so that
+/// time stamps are a strict total order even on a coarse clock (note S12, INTERPRETATION:
+/// "(ts, lds_id, per-LDS counter)").
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Ts {
     pub time: Time,
     pub lds: LdsId,
+    /// Stamps this LDS gave earlier at the same `time`: 0 unless the clock did not move.
+    #[serde(default)]
+    pub tie: u32,
 }
 
 impl Ts {
     pub const fn new(time: Time, lds: LdsId) -> Ts {
-        Ts { time, lds }
+        Ts { time, lds, tie: 0 }
     }
 }
 
 impl fmt::Debug for Ts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.time, self.lds)
+        match self.tie {
+            0 => write!(f, "{}.{}", self.time, self.lds),
+            k => write!(f, "{}.{}.{k}", self.time, self.lds),
+        }
     }
 }
 

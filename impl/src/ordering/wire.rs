@@ -16,20 +16,22 @@
 //! ```text
 //! offset  size  field
 //! 0       4     magic "RCPY"
-//! 4       1     format version (VERSION = 1)
+//! 4       1     format version (VERSION = 2)
 //! 5       1     kind: 1 Data, 2 Heartbeat, 3 Ack, 4 Report, 5 Limit
 //! 6       n     body, by kind (below)
 //! 6+n     4     CRC-32C (Castagnoli) of bytes 0 .. 6+n
 //!
 //! stream  = lds u16, rds u16, key u16                       (6 bytes)
-//! ts      = time u64, lds u16 (the tie-break, note S12)       (10 bytes)
+//! ts      = time u64, lds u16, tie u32 (the tie-breaks, note S12)  (14 bytes)
 //! addr    = unit u16, pos u32 (remote disk address 208, positioning info 209) (6 bytes)
 //!
-//! Data      (M1, payload Some): stream, seq u64, ts, addr, len u32, payload[len]  (34 + len)
-//! Heartbeat (M1, payload None): stream, seq u64, ts, addr                         (30)
+//! Data      (M1, payload Some): stream, seq u64, ts, addr, len u32, payload[len]  (38 + len)
+//! Heartbeat (M1, payload None): stream, seq u64, ts, addr                         (34)
 //! Ack       (M2):               stream, seq u64                                   (14)
-//! Report    (M3):               rds u16, ts                                       (12)
-//! Limit     (M4):               ts                                                (10)
+//! Report    (M3):               rds u16, ts                                       (16)
+//! Limit     (M4):               ts                                                (14)
+//!
+//! Version 1 had no `tie`; it is refused as an unsupported version.
 //! ```
 //!
 //! A heartbeat has its own kind, so `Some(vec![])` (an empty write) and `None` (a heartbeat)
@@ -55,7 +57,7 @@ use super::types::{RemoteAddr, StreamId, Ts};
 pub const MAGIC: [u8; 4] = *b"RCPY";
 
 /// The format version this module writes and the only one it reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// The largest payload (write data 113) a Data frame may carry: 1 MiB.
 pub const MAX_PAYLOAD: usize = 1 << 20;
@@ -87,7 +89,7 @@ pub mod kind {
 
 const STREAM_LEN: usize = 6;
 const SEQ_LEN: usize = 8;
-const TS_LEN: usize = 10;
+const TS_LEN: usize = 14;
 const ADDR_LEN: usize = 6;
 /// The fields common to Data and Heartbeat: stream, seq, ts, addr.
 const DATA_FIXED: usize = STREAM_LEN + SEQ_LEN + TS_LEN + ADDR_LEN;
@@ -166,6 +168,7 @@ fn put_stream(out: &mut Vec<u8>, s: StreamId) {
 fn put_ts(out: &mut Vec<u8>, ts: Ts) {
     out.extend_from_slice(&ts.time.to_be_bytes());
     out.extend_from_slice(&ts.lds.to_be_bytes());
+    out.extend_from_slice(&ts.tie.to_be_bytes());
 }
 
 fn put_addr(out: &mut Vec<u8>, a: RemoteAddr) {
@@ -294,7 +297,7 @@ impl<'a> Reader<'a> {
     }
 
     fn ts(&mut self) -> Result<Ts, WireError> {
-        Ok(Ts { time: self.u64()?, lds: self.u16()? })
+        Ok(Ts { time: self.u64()?, lds: self.u16()?, tie: self.u32()? })
     }
 
     fn addr(&mut self) -> Result<RemoteAddr, WireError> {
@@ -406,7 +409,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_lengths() {
-        let expected_len = [6 + 34 + 14 + 4, 6 + 34 + 4, 6 + 30 + 4, 6 + 14 + 4, 6 + 12 + 4, 6 + 10 + 4];
+        let expected_len = [6 + 38 + 14 + 4, 6 + 38 + 4, 6 + 34 + 4, 6 + 14 + 4, 6 + 16 + 4, 6 + 14 + 4];
         for (m, len) in samples().into_iter().zip(expected_len) {
             let frame = encode(&m);
             assert_eq!(frame.len(), len, "{m:?}");

@@ -198,6 +198,21 @@ pub fn checks(tier: Tier) -> Vec<Check> {
             "hardened, streams that cross: S1-S12 and L1-L4 hold",
         ));
     }
+    // A coarse clock: systems stamp equal times. The tie count keeps the stamps a strict order,
+    // so S1-S11 and L1-L4 hold; but no tie-break can follow real order across systems, so S12
+    // fails (note S12: "the same happens with a coarse clock whose ties are broken
+    // arbitrarily"): a gap of the text, which needs a common clock that moves.
+    v.push(check(
+        "coarse",
+        Variant::Hardened,
+        None,
+        every(|n| match n {
+            S12 => Some(Expect::Violated),
+            n if is_sometimes(n) => None,
+            _ => Some(Expect::Holds),
+        }),
+        "a coarse clock: stamps stay a strict order, but cannot follow real order across systems (S12)",
+    ));
     // A crashed slave: the master waits for its reports forever.
     v.push(check(
         "crash",

@@ -43,6 +43,10 @@ pub struct Config {
     /// nothing; the master waits for its reports). Default 0.
     #[serde(default)]
     pub crashes: u8,
+    /// A coarse common clock: a host write may come at the same reading as the one before, so
+    /// systems stamp equal times and the tie-breaks decide (note S12). Default false.
+    #[serde(default)]
+    pub coarse_clock: bool,
     /// Per stream, the entries an LDS may hold before it answers a host write BUSY. Default:
     /// the role's own (large) window.
     #[serde(default)]
@@ -66,6 +70,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "script", about: "the host's first writes as [pair, position]; later writes go anywhere" },
     Field { key: "sync_rounds", about: "a slave's round and the master's answer in one step" },
     Field { key: "crashes", about: "remote disk systems that may crash in a run (default 0)" },
+    Field { key: "coarse_clock", about: "a host write may come at the reading of the one before (default false)" },
     Field { key: "window", about: "entries an LDS holds per stream before a host write is BUSY (default: large)" },
     Field { key: "cache", about: "entries an RDS caches before a new packet is BUSY (default: large)" },
 ];
@@ -81,6 +86,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "crash", toml: include_str!("configs/crash.toml") },
     NamedConfig { name: "busy", toml: include_str!("configs/busy.toml") },
     NamedConfig { name: "cross", toml: include_str!("configs/cross.toml") },
+    NamedConfig { name: "coarse", toml: include_str!("configs/coarse.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.

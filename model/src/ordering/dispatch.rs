@@ -140,12 +140,13 @@ impl OrderingModel {
     /// duplicate), which no role sees. An error when the action makes no sense here.
     pub fn input(&self, state: &State, action: &Action) -> Result<Option<Input>, String> {
         Ok(Some(match action {
-            Action::Write { pair, pos } => {
+            Action::Write { pair, pos, same_time } => {
                 let p = self.topology.pair(*pair).ok_or(format!("there is no pair {pair}"))?;
                 let stream = self.topology.stream_of(*pair).ok_or(format!("there is no pair {pair}"))?;
                 let wid = Wid::try_from(state.ghost.writes.len()).map_err(|_| "too many writes")?;
                 let write = HostWrite { stream, addr: RemoteAddr { unit: p.remote_unit, pos: *pos }, payload: wid };
-                Input::HostWrite { lds: p.lds, write, clock: self.clock(p.lds, state.now + 1) }
+                let now = if *same_time { state.now } else { state.now + 1 };
+                Input::HostWrite { lds: p.lds, write, clock: self.clock(p.lds, now) }
             }
             Action::Publish { lds, index } => Input::Publish { lds: *lds, index: *index as usize },
             Action::Send { stream } => Input::Send { stream: *stream },

@@ -28,7 +28,13 @@ pub struct OrderingModel {
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub enum Action {
     /// A host writes to `pos` of `pair` (Fig. 5).
-    Write { pair: PairId, pos: u32 },
+    /// With `same_time` (a coarse clock only), the clock has not moved since the last write.
+    Write {
+        pair: PairId,
+        pos: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        same_time: bool,
+    },
     /// Fault B9: a stamped write of `lds` becomes visible to its send process.
     Publish { lds: u16, index: u8 },
     /// The send process of `stream` sends its earliest unsent write (Fig. 6).
@@ -293,12 +299,14 @@ impl Model for OrderingModel {
         }
         let t = &self.topology;
         let issued = state.ghost.writes.len();
+        // On a coarse clock a write may come at the reading of the last one.
+        let times: &[bool] = if self.config.coarse_clock && issued > 0 { &[false, true] } else { &[false] };
         if let Some(&(pair, pos)) = self.config.script.get(issued) {
-            actions.push(Action::Write { pair, pos });
+            actions.extend(times.iter().map(|&same_time| Action::Write { pair, pos, same_time }));
         } else if issued < self.config.writes as usize {
             for pair in 0..t.pairs.len() as PairId {
                 for pos in 0..self.config.positions {
-                    actions.push(Action::Write { pair, pos });
+                    actions.extend(times.iter().map(|&same_time| Action::Write { pair, pos, same_time }));
                 }
             }
         }
@@ -377,10 +385,10 @@ impl Model for OrderingModel {
             None => None,
         };
         match (action, output) {
-            (Action::Write { pair, pos }, Some(Output::Accepted(accepted))) => {
+            (Action::Write { pair, pos, same_time }, Some(Output::Accepted(accepted))) => {
                 let p = *self.topology.pair(pair)?;
                 let stream = self.topology.stream_of(pair)?;
-                s.now += 1;
+                s.now += u64::from(!same_time);
                 let addr = rcopy::ordering::RemoteAddr { unit: p.remote_unit, pos };
                 s.ghost.writes.push(WriteRec { pair, group: p.group, stream, addr, ts: accepted.ts });
             }

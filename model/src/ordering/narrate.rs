@@ -55,7 +55,7 @@ impl OrderingModel {
     pub fn narrate(&self, before: &State, action: &Action, after: &State) -> Event {
         let note = |who: String, text: String| Event::note(who, text);
         match action {
-            Action::Write { pair, pos } => {
+            Action::Write { pair, pos, .. } => {
                 let lds = self.topology.pair(*pair).map_or(0, |p| p.lds);
                 let text = match after.ghost.writes.last() {
                     Some(w) => {

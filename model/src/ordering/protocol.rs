@@ -162,6 +162,13 @@ impl Protocol for Ordering {
                 why: "step 800 stores a duplicate packet, which is destaged again over newer data",
             },
             Gap {
+                name: "coarse-clock",
+                tier: Tier::Tiny,
+                check: check("coarse", "hardened"),
+                property: checks::S12,
+                why: "a coarse clock: a later write on another system can stamp an equal time and sort before",
+            },
+            Gap {
                 name: "crashed-slave-L2",
                 tier: Tier::Tiny,
                 check: check("crash", "hardened"),
