@@ -4,7 +4,8 @@ use crate::fault::FaultSet;
 use serde::{Deserialize, Serialize};
 
 /// A seeded fault of the ordering protocol. B15 (no heartbeat) is not here: it is the faithful
-/// variant itself, a gap of the text. B18 is not in the note: a bug of bounded storage.
+/// variant itself, a gap of the text. B18 and B19 are not in the note: a bug of bounded
+/// storage, and one of the takeover.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub enum Fault {
     /// Slave takes the longest run of sequence numbers anywhere, not the run anchored at the
@@ -44,10 +45,13 @@ pub enum Fault {
     B17 = 17,
     /// A packet the full cache cannot take is acknowledged anyway (and dropped): ack before store.
     B18 = 18,
+    /// Takeover keeps the writes past the cut in the cache, where a later destage could apply
+    /// them over the consistent image.
+    B19 = 19,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 17] = [
+    pub const ALL: [Fault; 18] = [
         Fault::B1,
         Fault::B2,
         Fault::B3,
@@ -65,6 +69,7 @@ impl Fault {
         Fault::B16,
         Fault::B17,
         Fault::B18,
+        Fault::B19,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,6 +91,7 @@ impl Fault {
             Fault::B16 => "B16",
             Fault::B17 => "B17",
             Fault::B18 => "B18",
+            Fault::B19 => "B19",
         }
     }
 

@@ -334,7 +334,9 @@ impl<P: Clone> Receiver<P> {
         while let Some(d) = self.poll_destage() {
             out.push(d);
         }
-        self.cache.clear();
+        if !self.fault(Fault::B19) {
+            self.cache.clear();
+        }
         out
     }
 

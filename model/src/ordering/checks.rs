@@ -45,6 +45,7 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B16 => (&[S8], "a newer write coalesced into an older entry in place"),
         Fault::B17 => (&[S3], "the frontier recomputed from the cache alone drops to nothing after destaging"),
         Fault::B18 => (&[S11, L1], "a packet the full cache refused is acknowledged anyway, so its write is lost"),
+        Fault::B19 => (&[S8], "takeover keeps the writes past the cut cached, to be applied later"),
     }
 }
 
@@ -190,6 +191,14 @@ pub fn checks(tier: Tier) -> Vec<Check> {
     // every topology of the other worlds maps local system i to remote system i. Standard tier
     // only: 2.5 million states.
     if tier == Tier::Standard {
+        // Duplicates where a stream carries three writes (elsewhere at most two): 1 million states.
+        v.push(check(
+            "dupes",
+            Variant::Hardened,
+            None,
+            every(|n| (!is_sometimes(n)).then_some(Expect::Holds)),
+            "hardened, two duplicates on a stream of three writes: S1-S12 and L1-L4 hold",
+        ));
         v.push(check(
             "cross",
             Variant::Hardened,

@@ -87,6 +87,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "busy", toml: include_str!("configs/busy.toml") },
     NamedConfig { name: "cross", toml: include_str!("configs/cross.toml") },
     NamedConfig { name: "coarse", toml: include_str!("configs/coarse.toml") },
+    NamedConfig { name: "dupes", toml: include_str!("configs/dupes.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.

@@ -119,13 +119,15 @@ impl OrderingModel {
                 let destaged: usize =
                     after.ghost.destaged.iter().zip(&before.ghost.destaged).map(|p| grown(p).len()).sum();
                 let cached: usize = before.roles.receivers.iter().map(|r| r.cache.len()).sum();
+                let kept: usize = after.roles.receivers.iter().map(|r| r.cache.len()).sum();
+                let kept_text = if kept > 0 { format!(", {kept} STILL CACHED") } else { String::new() };
                 note(
                     "Master".into(),
                     format!(
-                        "DISASTER at the local site, takeover drains to limit {}: {}, {} cached discarded",
+                        "DISASTER at the local site, takeover drains to limit {}: {}, {} cached discarded{kept_text}",
                         fmt_limit(after.roles.master.max_granted),
                         if drained.is_empty() { "nothing destaged".to_string() } else { drained.join("; ") },
-                        cached.saturating_sub(destaged),
+                        cached.saturating_sub(destaged + kept),
                     ),
                 )
             }

@@ -124,7 +124,8 @@ fn s7(m: &OrderingModel, s: &State) -> bool {
 }
 
 /// S8: (a) nothing beyond the largest granted limit was destaged; (b) every write up to it has
-/// arrived and is destaged or still cached; and a takeover leaves the history cut at it.
+/// arrived and is destaged or still cached; a takeover leaves the history cut at it, and (c)
+/// after the takeover no receiver holds a write that could still be applied past the cut.
 fn s8(_: &OrderingModel, s: &State) -> bool {
     let g = &s.ghost;
     let lmax = s.roles.master.max_granted;
@@ -137,7 +138,8 @@ fn s8(_: &OrderingModel, s: &State) -> bool {
                     && (g.is_destaged(w)
                         || s.roles.receivers.iter().any(|r| r.cache.iter().any(|c| c.payload == Some(w)))))
         });
-    a && b && !g.bad_takeover
+    let c = s.phase != Phase::TakenOver || s.roles.receivers.iter().all(|r| r.cache.is_empty());
+    a && b && c && !g.bad_takeover
 }
 
 /// S10: no two cached entries share (stream, seq), and none is at or below a sequence number
