@@ -207,6 +207,14 @@ pub fn checks(tier: Tier) -> Vec<Check> {
             "hardened, streams that cross: S1-S12 and L1-L4 hold",
         ));
     }
+    // Heartbeats that interleave with writes (elsewhere the clock ticks once, after the last).
+    v.push(check(
+        "ticking",
+        Variant::Hardened,
+        None,
+        every(|n| (!is_sometimes(n)).then_some(Expect::Holds)),
+        "hardened, heartbeats between writes: S1-S12 and L1-L4 hold",
+    ));
     // A coarse clock: systems stamp equal times. The tie count keeps the stamps a strict order,
     // so S1-S11 and L1-L4 hold; but no tie-break can follow real order across systems, so S12
     // fails (note S12: "the same happens with a coarse clock whose ties are broken

@@ -43,6 +43,10 @@ pub struct Config {
     /// nothing; the master waits for its reports). Default 0.
     #[serde(default)]
     pub crashes: u8,
+    /// How the clock moves between writes. Unset: once, after the host's last write (hardened).
+    /// `n`: up to n times at any point, so heartbeats interleave with writes.
+    #[serde(default)]
+    pub ticks: Option<u8>,
     /// A coarse common clock: a host write may come at the same reading as the one before, so
     /// systems stamp equal times and the tie-breaks decide (note S12). Default false.
     #[serde(default)]
@@ -70,6 +74,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "script", about: "the host's first writes as [pair, position]; later writes go anywhere" },
     Field { key: "sync_rounds", about: "a slave's round and the master's answer in one step" },
     Field { key: "crashes", about: "remote disk systems that may crash in a run (default 0)" },
+    Field { key: "ticks", about: "the clock may tick up to n times at any point (default: once after the last write)" },
     Field { key: "coarse_clock", about: "a host write may come at the reading of the one before (default false)" },
     Field { key: "window", about: "entries an LDS holds per stream before a host write is BUSY (default: large)" },
     Field { key: "cache", about: "entries an RDS caches before a new packet is BUSY (default: large)" },
@@ -88,6 +93,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "cross", toml: include_str!("configs/cross.toml") },
     NamedConfig { name: "coarse", toml: include_str!("configs/coarse.toml") },
     NamedConfig { name: "dupes", toml: include_str!("configs/dupes.toml") },
+    NamedConfig { name: "ticking", toml: include_str!("configs/ticking.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.

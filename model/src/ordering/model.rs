@@ -284,7 +284,7 @@ impl Model for OrderingModel {
             roles: Roles { senders, receivers, master: LimitCoordinator::new(t.rds_count(), self.faults) },
             net: Vec::new(),
             now: 0,
-            ticked: false,
+            ticks: 0,
             loss_left: self.config.loss,
             dup_left: self.config.dup,
             crashed: 0,
@@ -323,12 +323,18 @@ impl Model for OrderingModel {
                         actions.push(Action::Timeout { stream: st.id, seq });
                     }
                 }
-                if state.ticked && s.heartbeat_due(st.id, self.clock(s.lds, state.now)) {
+                if state.ticks > 0 && s.heartbeat_due(st.id, self.clock(s.lds, state.now)) {
                     actions.push(Action::Heartbeat { stream: st.id });
                 }
             }
         }
-        if self.variant.hardened() && !state.ticked && issued == self.config.writes as usize {
+        let may_tick = match self.config.ticks {
+            // Once, after the host's last write (hardened: it lets idle streams send heartbeats).
+            None => self.variant.hardened() && state.ticks == 0 && issued == self.config.writes as usize,
+            // Up to n times, at any point: heartbeats interleave with writes.
+            Some(n) => state.ticks < n,
+        };
+        if may_tick {
             actions.push(Action::Tick);
         }
         for (i, e) in state.net.iter().enumerate() {
@@ -411,7 +417,7 @@ impl Model for OrderingModel {
             }
             (Action::Tick, None) => {
                 s.now += 1;
-                s.ticked = true;
+                s.ticks += 1;
             }
             (Action::Lose(env), None) => {
                 Self::take(&mut s, &env);

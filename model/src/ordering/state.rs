@@ -107,9 +107,9 @@ pub struct State {
     pub net: Vec<Envelope>,
     /// The common time base: the reading of the latest host write or tick.
     pub now: Time,
-    /// Hardened only: the clock ticked once after the last host write, so idle streams can
-    /// send heartbeats stamped after every write.
-    pub ticked: bool,
+    /// How often the clock moved on its own (not with a host write): heartbeats wait for a
+    /// tick, so that they are stamped after the writes before them.
+    pub ticks: u8,
     pub loss_left: u8,
     pub dup_left: u8,
     /// The RDSs that crashed, one bit each.
