@@ -94,6 +94,21 @@ fn median(mut v: Vec<Sample>) -> (Sample, usize) {
     (v[n / 2].clone(), n)
 }
 
+/// Up to `runs` measurements (one when it takes over [`REPEAT_BELOW_SECS`]): the median and
+/// how many, or the first failure.
+fn repeated(runs: usize, measure: impl Fn() -> Result<Sample, String>) -> Result<(Sample, usize), String> {
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let s = measure()?;
+        let long = s.seconds > REPEAT_BELOW_SECS;
+        samples.push(s);
+        if long {
+            break;
+        }
+    }
+    Ok(median(samples))
+}
+
 pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
     let exe =
         std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
@@ -125,30 +140,15 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
             };
             for threads in [1, 2] {
                 for engine in [Engine::Stateright, Engine::Rcopy] {
-                    let mut samples = Vec::new();
-                    let mut error = None;
-                    for _ in 0..runs {
-                        // Both engines judge the same properties: stateright knows no obligations.
-                        match measure(&exe, &c, engine, threads, cap, false) {
-                            Ok(s) => {
-                                let long = s.seconds > REPEAT_BELOW_SECS;
-                                samples.push(s);
-                                if long {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                error = Some(e);
-                                break;
-                            }
-                        }
-                    }
+                    // Both engines judge the same properties: stateright knows no obligations.
                     let name = c.name();
-                    if samples.is_empty() {
-                        outln!("{name:<42} {:<10} {threads:>3}  failed: {}", engine.name(), error.unwrap_or_default())?;
-                        continue;
-                    }
-                    let (s, n) = median(samples);
+                    let (s, n) = match repeated(runs, || measure(&exe, &c, engine, threads, cap, false)) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            outln!("{name:<42} {:<10} {threads:>3}  failed: {e}", engine.name())?;
+                            continue;
+                        }
+                    };
                     let rate = s.unique as f64 / s.seconds.max(1e-9);
                     rates.push(((engine, threads), rate));
                     let speedup = match (threads, rate_of(&rates, (engine, 1))) {
@@ -200,17 +200,8 @@ pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
     )?;
     for p in crate::protocols::all() {
         for c in p.bench() {
-            let median_of = |liveness: bool| -> Option<Sample> {
-                let mut v = Vec::new();
-                for _ in 0..runs {
-                    let s = measure(&exe, &c, Engine::Rcopy, 1, cap, liveness).ok()?;
-                    let long = s.seconds > REPEAT_BELOW_SECS;
-                    v.push(s);
-                    if long {
-                        break;
-                    }
-                }
-                (!v.is_empty()).then(|| median(v).0)
+            let median_of = |liveness: bool| {
+                repeated(runs, || measure(&exe, &c, Engine::Rcopy, 1, cap, liveness)).ok().map(|x| x.0)
             };
             let (Some(safety), Some(live)) = (median_of(false), median_of(true)) else {
                 outln!("{:<42}  failed", c.name())?;
