@@ -31,13 +31,13 @@ fn message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic".into())
 }
 
-/// Run `f`; a panic inside becomes `Err("<what>: <message>")`.
+/// Run `f`; a panic inside becomes `Err("<what>: the protocol's code panicked: <message>")`.
 pub fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     install();
     let was = QUIET.with(|q| q.replace(true));
     let r = catch_unwind(AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was));
-    r.unwrap_or_else(|p| Err(format!("{what}: {}", message(&*p))))
+    r.unwrap_or_else(|p| Err(format!("{what}: the protocol's code panicked: {}", message(&*p))))
 }
 
 #[cfg(test)]
@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn a_panic_becomes_an_error() {
         let r: Result<(), String> = guarded("replay", || panic!("index out of bounds"));
-        assert_eq!(r, Err("replay: index out of bounds".into()));
+        assert_eq!(r, Err("replay: the protocol's code panicked: index out of bounds".into()));
         assert_eq!(guarded("x", || Ok(3)), Ok(3));
     }
 }

@@ -279,7 +279,7 @@ pub trait Protocol: Send + Sync + 'static {
     /// One line: what it is and where it comes from.
     fn about(&self) -> &'static str;
 
-    /// The named configs, smallest first.
+    /// The named configs (`rcopy-check list` shows them in this order).
     fn configs(&self) -> &'static [NamedConfig];
     /// The fields of a config.
     fn config_fields(&self) -> &'static [Field];

@@ -808,7 +808,7 @@ where
                 let verdict = if sometimes { Verdict::Witnessed } else { Verdict::Violated };
                 let fps = match (f.walk, &graph, &parents) {
                     (Some(w), _, _) => Some(w),
-                    (None, Some(g), Some(parents)) => self.table.parent(f.fp).and_then(|id| {
+                    (None, Some(g), Some(parents)) => self.table.value(f.fp).and_then(|id| {
                         let id = id as u32;
                         match live.map(|k| (k, &self.live[k])) {
                             // An `eventually` property's path must run through states where it

@@ -90,8 +90,9 @@ impl Visited {
         }
     }
 
-    /// The parent recorded for `fp`: [`NO_PARENT`] for an initial state, `None` if not found.
-    pub fn parent(&self, fp: u64) -> Option<u64> {
+    /// The value recorded for `fp` (its parent's fingerprint, [`NO_PARENT`] for an initial
+    /// state; or, when the liveness graph is kept, its id), `None` if not found.
+    pub fn value(&self, fp: u64) -> Option<u64> {
         self.shard(fp).get(&fp).copied()
     }
 
@@ -130,7 +131,7 @@ impl Visited {
         let mut out = vec![fp];
         let mut at = fp;
         loop {
-            let up = self.parent(at)?;
+            let up = self.value(at)?;
             if up == NO_PARENT {
                 break;
             }
@@ -157,7 +158,7 @@ mod tests {
         assert!(t.insert(11, 10));
         assert!(t.insert(12, 11));
         assert_eq!(t.len(), 3);
-        assert_eq!(t.parent(12), Some(11));
+        assert_eq!(t.value(12), Some(11));
         assert_eq!(t.chain(12), Some(vec![10, 11, 12]));
         assert_eq!(t.chain(13), None);
         assert!(t.bytes() > 0);

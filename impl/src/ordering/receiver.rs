@@ -340,6 +340,17 @@ impl<P: Clone> Receiver<P> {
         out
     }
 
+    /// Whether this RDS holds packet (stream, seq): cached, covered by the persistent
+    /// frontier, or recorded beyond a gap. A packet it acknowledged must be held.
+    pub fn holds(&self, stream: StreamId, seq: Seq) -> bool {
+        let cached = self.cache.iter().any(|c| c.stream == stream && c.seq == seq);
+        let recorded =
+            self.streams.iter().find(|st| st.id == stream).is_some_and(|st| {
+                st.contiguous.is_some_and(|(k, _)| seq <= k) || st.beyond.iter().any(|(k, _)| *k == seq)
+            });
+        cached || recorded
+    }
+
     /// The earliest time stamp in the cache, if any.
     pub fn earliest_cached(&self) -> Option<Ts> {
         self.cache.iter().map(|c| c.ts).min()

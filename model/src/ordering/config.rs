@@ -80,7 +80,8 @@ pub const FIELDS: &[Field] = &[
     Field { key: "cache", about: "entries an RDS caches before a new packet is BUSY (default: large)" },
 ];
 
-/// The named configs, smallest first.
+/// The named configs: the worlds of the two tiers and of the benchmarks, then the small ones
+/// that each exercise one thing (a crash, back-pressure, crossing streams, ...).
 pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "single", toml: include_str!("configs/single.toml") },
     NamedConfig { name: "fanin", toml: include_str!("configs/fanin.toml") },

@@ -164,17 +164,6 @@ impl OrderingModel {
         }
     }
 
-    /// Whether the receiver holds `p` after taking it: cached, or covered by its persistent
-    /// frontier, or recorded beyond a gap. "Arrived" means stored by the role, so that a
-    /// receiver that acknowledges a packet and drops it is seen.
-    fn stored(r: &Receiver<Wid>, p: &DataPacket<Wid>) -> bool {
-        let cached = r.cache.iter().any(|c| c.stream == p.stream && c.seq == p.seq);
-        let recorded = r.streams.iter().find(|st| st.id == p.stream).is_some_and(|st| {
-            st.contiguous.is_some_and(|(k, _)| p.seq <= k) || st.beyond.iter().any(|(k, _)| *k == p.seq)
-        });
-        cached || recorded
-    }
-
     /// A packet the receiver stored: the ghost's arrival bits, and whether it filled a gap.
     fn note_arrival(s: &mut State, p: &DataPacket<Wid>) {
         let g = &mut s.ghost;
@@ -432,7 +421,9 @@ impl Model for OrderingModel {
                 match (env.msg, out) {
                     (Message::Data(p), Output::Acked(ack)) => {
                         let rds = env_rds(env.dst)?;
-                        if Self::stored(&s.roles.receivers[rds], &p) {
+                        // "Arrived" means held by the role, so that a receiver that acknowledges
+                        // a packet and drops it is seen.
+                        if s.roles.receivers[rds].holds(p.stream, p.seq) {
                             Self::note_arrival(&mut s, &p);
                         }
                         Self::send(&mut s, Node::Lds(p.stream.lds), ack);
