@@ -313,6 +313,7 @@ pub fn run<P: Protocol>(p: &P, check: &Check, opts: &Options) -> Result<Outcome,
                 .obligations(p.obligations(&model))
                 .fairness(fair, move |a| p.fair_class(m, a))
                 .liveness(opts.liveness && judges_liveness(p, check));
+            ex = ex.packed();
             if p.has_symmetry() {
                 let m = &model;
                 ex = ex.symmetry(move |s| p.representative(m, s).unwrap_or_else(|| s.clone()));

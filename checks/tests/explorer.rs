@@ -295,3 +295,41 @@ fn walks_stop_even_when_the_state_bound_is_never_reached() {
         .run();
     assert_eq!(r.ended, Ended::Timeout, "without a time bound, the walks' own budget ends them");
 }
+
+/// The verdicts and figures of a run, to compare two runs of one graph.
+fn figures<S, A>(r: &Report<S, A>) -> (Ended, u64, u64, usize, Vec<(&'static str, Verdict)>) {
+    (r.ended, r.unique, r.generated, r.depth, r.properties.iter().map(|j| (j.name, j.verdict)).collect())
+}
+
+#[test]
+fn packed_states_explore_the_same_graph() {
+    let m = Grid { n: 6 };
+    for (strategy, threads) in [(Strategy::Bfs, 1), (Strategy::Bfs, 2), (Strategy::Dfs, 2)] {
+        let plain = run(&m, strategy, threads, Bounds::default());
+        let packed = Explorer::new(&m).strategy(strategy).threads(threads).packed().run();
+        assert_eq!(figures(&plain), figures(&packed), "{strategy:?} on {threads} threads");
+        let last = |r: &Report<(u8, u8), Inc>| r.property("never (2, 3)").unwrap().path.clone().unwrap().states;
+        assert_eq!(last(&packed).last(), Some(&(2, 3)));
+        if strategy == Strategy::Bfs {
+            assert_eq!(last(&plain), last(&packed), "the same shortest path");
+        }
+    }
+    // A protocol's world, whose states are nested vectors: with and without a seeded fault.
+    use rcopy_model::protocol::Protocol;
+    let p = rcopy_model::ordering::Ordering;
+    let fanin = p.configs().iter().find(|c| c.name == "fanin").expect("ordering has a fanin config");
+    let config = toml::from_str(fanin.toml).expect("fanin parses");
+    for faults in [vec![], vec!["B1".to_string()]] {
+        let model = p.model(&config, "hardened", &faults, "default").expect("a model");
+        let plain = Explorer::new(&model).run();
+        let packed = Explorer::new(&model).packed().run();
+        assert!(plain.unique > 1000, "a world where things happen");
+        // Every run has paths to compare: the obligations' examples, or B1's counterexamples.
+        assert!(packed.properties.iter().any(|j| j.path.is_some()));
+        assert_eq!(figures(&plain), figures(&packed), "faults {faults:?}");
+        for (a, b) in plain.properties.iter().zip(&packed.properties) {
+            let states = |j: &rcopy_checks::explorer::Judged<_, _>| j.path.as_ref().map(|p| p.states.clone());
+            assert_eq!(states(a), states(b), "{}: the same path", a.name);
+        }
+    }
+}

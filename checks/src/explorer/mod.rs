@@ -27,6 +27,7 @@ pub mod control;
 pub mod fingerprint;
 pub mod graph;
 pub mod liveness;
+pub mod packed;
 mod path;
 mod search;
 pub mod table;
@@ -182,6 +183,7 @@ pub struct Explorer<'a, M: Model> {
     classes: Vec<String>,
     classify: Option<Box<ClassifyFn<'a, M::Action>>>,
     representative: Option<Box<RepresentFn<'a, M::State>>>,
+    packing: Option<packed::Packing<M::State>>,
     obligations: Vec<Obligation<M>>,
     fairness: Vec<Fairness>,
     fair_class: Option<Box<FairFn<'a, M::Action>>>,
@@ -207,6 +209,7 @@ where
             classes: vec!["any".into()],
             classify: None,
             representative: None,
+            packing: None,
             obligations: Vec::new(),
             fairness: vec![Fairness::Weak],
             fair_class: None,
@@ -287,6 +290,15 @@ where
         self
     }
 
+    /// Hold the states to expand packed ([`packed`]): about half the memory.
+    pub fn packed(mut self) -> Self
+    where
+        M::State: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        self.packing = Some(packed::Packing::new());
+        self
+    }
+
     /// Explore, and judge every property of the model.
     ///
     /// Random walks without a time bound stop after ten seconds (a state bound alone may never
@@ -303,6 +315,7 @@ where
             self.classes.len().max(1),
             self.classify.as_deref(),
             self.representative.as_deref(),
+            self.packing.as_ref(),
             &self.hunt,
             self.obligations.clone(),
             (liveness::Fair::new(&self.fairness), self.fair_class.as_deref()),

@@ -5,6 +5,7 @@ use super::control::{Control, Ended};
 use super::fingerprint::{collision_probability, StableHasher};
 use super::graph::{self, Graph, Parts, MAX_OBLIGATIONS, UNFAIR};
 use super::liveness::{self, Fair};
+use super::packed::Packing;
 use super::path::rebuild;
 use super::table::{Visited, NO_PARENT};
 use super::{ClassCount, FairFn, GraphStats, Judged, Kind, Report, Strategy, Verdict};
@@ -31,9 +32,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A state as the explorer holds it until it is expanded: the state itself, or its packed
+/// bytes when the model's states are packed ([`super::packed`]).
+enum Held<S> {
+    State(S),
+    Packed(Box<[u8]>),
+}
+
 /// A state to expand.
 struct Node<S> {
-    state: S,
+    held: Held<S>,
     fp: u64,
     /// Liveness properties pending on the path that first reached this state: `eventually`
     /// ones not yet seen to hold, obligations pending in the state itself.
@@ -55,6 +63,9 @@ struct Found {
 /// A worker's own buffers and counts.
 struct Local<S, A> {
     hasher: StableHasher,
+    /// Packed states: the state being expanded (reused), and a buffer to pack into.
+    base: Option<S>,
+    packed: Vec<u8>,
     actions: Vec<A>,
     /// Breadth-first: new states of the next level; depth-first: the stack.
     out: Vec<Node<S>>,
@@ -101,6 +112,7 @@ pub(super) struct Search<'a, M: Model> {
     classes: usize,
     classify: Option<&'a ClassifyFn<'a, M::Action>>,
     represent: Option<&'a RepresentFn<'a, M::State>>,
+    packing: Option<&'a Packing<M::State>>,
     found_depth: Vec<AtomicUsize>,
     found: Mutex<Vec<Option<Found>>>,
     hunt: Vec<usize>,
@@ -127,6 +139,7 @@ where
         classes: usize,
         classify: Option<&'a ClassifyFn<'a, M::Action>>,
         represent: Option<&'a RepresentFn<'a, M::State>>,
+        packing: Option<&'a Packing<M::State>>,
         hunt: &[String],
         obligations: Vec<Obligation<M>>,
         fairness: (Fair, Option<&'a FairFn<'a, M::Action>>),
@@ -171,6 +184,7 @@ where
             classes,
             classify,
             represent,
+            packing,
             hunt,
             stop_on_hunt: AtomicBool::new(false),
             fired: (0..slots).map(|_| AtomicU64::new(0)).collect(),
@@ -209,6 +223,8 @@ where
     fn local(&self) -> Local<M::State, M::Action> {
         Local {
             hasher: StableHasher::default(),
+            base: None,
+            packed: Vec::new(),
             actions: Vec::new(),
             out: Vec::new(),
             fired: vec![0; self.classes + 1],
@@ -284,6 +300,29 @@ where
         match self.represent {
             Some(r) => r(&s),
             None => s,
+        }
+    }
+
+    /// How to hold `s` until it is expanded: packed, or itself.
+    fn hold(&self, packed: &mut Vec<u8>, s: M::State) -> Held<M::State> {
+        match self.packing {
+            Some(p) => {
+                let n = (p.pack)(&s, packed);
+                Held::Packed(packed[..n].into())
+            }
+            None => Held::State(s),
+        }
+    }
+
+    /// The state `held` stands for: itself, or unpacked into `slot`.
+    fn load<'s>(&self, held: &'s Held<M::State>, slot: &'s mut Option<M::State>) -> &'s M::State {
+        match (held, self.packing) {
+            (Held::State(s), _) => s,
+            (Held::Packed(bytes), Some(p)) => {
+                (p.unpack)(bytes, slot);
+                slot.as_ref().expect("unpack fills the slot")
+            }
+            (Held::Packed(_), None) => unreachable!("states are packed only with a packing"),
         }
     }
 
@@ -434,7 +473,8 @@ where
                     l.parts.found.push((id, fp, bad));
                     lock(&self.inits).push(id);
                 }
-                nodes.push(Node { state: s, fp, pending, depth: 0, id });
+                let held = self.hold(&mut l.packed, s);
+                nodes.push(Node { held, fp, pending, depth: 0, id });
             }
         }
         self.merge(l);
@@ -450,8 +490,15 @@ where
     /// edges to the graph. A state at the depth bound is not expanded (and marks the run
     /// truncated if it has successors).
     fn expand(&self, node: Node<M::State>, l: &mut Local<M::State, M::Action>) {
+        let mut base = l.base.take();
+        self.expand_with(&node, &mut base, l);
+        l.base = base;
+    }
+
+    fn expand_with(&self, node: &Node<M::State>, base_slot: &mut Option<M::State>, l: &mut Local<M::State, M::Action>) {
+        let base = self.load(&node.held, base_slot);
         if self.control.bounds.max_depth.is_some_and(|m| node.depth as usize >= m) {
-            if self.has_successor(&node.state) {
+            if self.has_successor(base) {
                 self.truncated.store(true, Ordering::Relaxed);
             } else if node.pending != 0 {
                 // A run that ends here, at the bound, still ends with these pending.
@@ -461,13 +508,13 @@ where
         }
         let depth = node.depth as usize + 1;
         let mut actions = std::mem::take(&mut l.actions);
-        self.model.actions(&node.state, &mut actions);
+        self.model.actions(base, &mut actions);
         let mut fair_step = false;
         let mut edges = 0u32;
         for a in actions.drain(..) {
             let class = self.class(&a);
             let fair = self.fair_of(&a);
-            let Some(next) = self.model.next_state(&node.state, a) else { continue };
+            let Some(next) = self.model.next_state(base, a) else { continue };
             if !self.model.within_boundary(&next) {
                 continue;
             }
@@ -476,7 +523,7 @@ where
             l.fired[class] += 1;
             let next = self.represent(next);
             let fp = l.hasher.fingerprint(&next);
-            let (id, new) = self.store(fp, &node);
+            let (id, new) = self.store(fp, node);
             if self.graph {
                 l.parts.targets.push(id);
                 l.parts.classes.push(fair);
@@ -489,7 +536,8 @@ where
                 if self.graph {
                     l.parts.found.push((id, fp, bad));
                 }
-                l.out.push(Node { state: next, fp, pending, depth: depth as u32, id });
+                let held = self.hold(&mut l.packed, next);
+                l.out.push(Node { held, fp, pending, depth: depth as u32, id });
             }
         }
         l.actions = actions;
@@ -664,7 +712,7 @@ where
 
     fn walk(&self, inits: &[Node<M::State>], rng: &mut Pcg64Mcg, max_depth: usize, l: &mut Local<M::State, M::Action>) {
         let start = &inits[(rng.next_u64() % inits.len() as u64) as usize];
-        let mut cur = start.state.clone();
+        let mut cur = self.load(&start.held, &mut None).clone();
         let mut fp = start.fp;
         let mut pending = start.pending;
         let mut trail = vec![fp];

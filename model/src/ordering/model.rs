@@ -141,25 +141,26 @@ impl OrderingModel {
     }
 
     /// A limit granted by the master: sent to every slave (M4), or, with synchronous rounds,
-    /// already stored by every slave (the ghost notes it as if delivered).
-    fn granted(&self, s: &mut State, last: &State, limit: Option<Ts>) {
+    /// already stored by every slave (the ghost notes it as if delivered; `old` are the least
+    /// and the largest limit the slaves held before).
+    fn granted(&self, s: &mut State, old: (Option<Ts>, Option<Ts>), limit: Option<Ts>) {
         let Some(limit) = limit else { return };
+        if self.config.sync_rounds {
+            Self::note_limit(s, old, limit);
+            return;
+        }
         for r in 0..s.roles.receivers.len() {
-            if self.config.sync_rounds {
-                Self::note_limit(s, last.roles.receivers[r].limit, limit);
-            } else {
-                Self::send(s, Node::Rds(r as RdsId), Message::Limit { ts: limit });
-            }
+            Self::send(s, Node::Rds(r as RdsId), Message::Limit { ts: limit });
         }
     }
 
-    /// Step 904 as the ghost sees it: a stale limit arrived (N3), or a limit advanced after a
-    /// gap was filled (X3).
-    fn note_limit(s: &mut State, old: Option<Ts>, ts: Ts) {
-        if old > Some(ts) {
+    /// Step 904 as the ghost sees it, for slaves whose limits were between `old.0` and `old.1`:
+    /// a stale limit arrived (N3), or a limit advanced after a gap was filled (X3).
+    fn note_limit(s: &mut State, old: (Option<Ts>, Option<Ts>), ts: Ts) {
+        if old.1 > Some(ts) {
             s.ghost.limit_regressed = true;
         }
-        if s.ghost.gap_filled && Some(ts) > old {
+        if s.ghost.gap_filled && Some(ts) > old.0 {
             s.ghost.gap_then_limit = true;
         }
     }
@@ -178,6 +179,134 @@ impl OrderingModel {
         if after > before + 1 {
             g.gap_filled = true;
         }
+    }
+
+    /// Guards that need no copy of the state.
+    fn enabled_in(&self, s: &State, action: &Action) -> bool {
+        match action {
+            Action::Lose(env) | Action::Duplicate(env) | Action::Deliver(env) if s.net.binary_search(env).is_err() => {
+                false
+            }
+            Action::Lose(_) => s.loss_left > 0,
+            Action::Duplicate(_) => s.dup_left > 0,
+            _ => true,
+        }
+    }
+
+    /// `next_state`, in place: `false` if the action is not enabled (then `s` may be left
+    /// half changed). The roles take the action's input through [`feed`]; the world then does
+    /// its bookkeeping on what they answered.
+    pub fn step(&self, s: &mut State, action: Action) -> bool {
+        self.step_in(s, action).is_some()
+    }
+
+    fn step_in(&self, s: &mut State, action: Action) -> Option<()> {
+        if !self.enabled_in(s, &action) {
+            return None;
+        }
+        let input = self.input(s, &action).ok()?;
+        // What the world reads of the roles before they move: the limit of the RDS the action
+        // is at, and the least and the largest limit over every RDS.
+        let at = match &action {
+            Action::Destage { rds } => Some(*rds as usize),
+            Action::Deliver(env) => env_rds(env.dst),
+            _ => None,
+        };
+        let limit_before = at.and_then(|r| s.roles.receivers.get(r)).and_then(|r| r.limit);
+        let limits_before = match action {
+            Action::Report { .. } if self.config.sync_rounds => {
+                let limits = s.roles.receivers.iter().map(|r| r.limit);
+                (limits.clone().min().flatten(), limits.max().flatten())
+            }
+            _ => (None, None),
+        };
+        let output = match input {
+            Some(input) => Some(feed(&mut s.roles, input).ok()?),
+            None => None,
+        };
+        match (action, output) {
+            (Action::Write { pair, pos, same_time }, Some(Output::Accepted(accepted))) => {
+                let p = *self.topology.pair(pair)?;
+                let stream = self.topology.stream_of(pair)?;
+                s.now += u64::from(!same_time);
+                let addr = rcopy::ordering::RemoteAddr { unit: p.remote_unit, pos };
+                s.ghost.writes.push(WriteRec { pair, group: p.group, stream, addr, ts: accepted.ts });
+            }
+            (Action::Publish { .. }, Some(Output::Published)) => {}
+            (
+                Action::Send { stream } | Action::Timeout { stream, .. } | Action::Heartbeat { stream },
+                Some(Output::Sent { packet, released }),
+            ) => {
+                if released && !s.ghost.acked.contains(&(stream, packet.seq)) {
+                    s.ghost.bad_release = true;
+                }
+                Self::record_sent(s, &packet);
+                Self::send(s, Node::Rds(stream.rds), Message::Data(packet));
+            }
+            (Action::Crash { rds }, None) => {
+                if rds >= 8 || s.is_crashed(rds) {
+                    return None;
+                }
+                s.crashed |= 1 << rds;
+            }
+            (Action::Tick, None) => {
+                s.now += 1;
+                s.ticks += 1;
+            }
+            (Action::Lose(env), None) => {
+                Self::take(s, &env);
+                s.loss_left -= 1;
+            }
+            (Action::Duplicate(env), None) => {
+                s.dup_left -= 1;
+                Self::send(s, env.dst, env.msg);
+            }
+            (Action::Deliver(env), Some(out)) => {
+                Self::take(s, &env);
+                match (env.msg, out) {
+                    (Message::Data(p), Output::Acked(ack)) => {
+                        let rds = env_rds(env.dst)?;
+                        // "Arrived" means held by the role, so that a receiver that acknowledges
+                        // a packet and drops it is seen.
+                        if s.roles.receivers[rds].holds(p.stream, p.seq) {
+                            Self::note_arrival(s, &p);
+                        }
+                        Self::send(s, Node::Lds(p.stream.lds), ack);
+                    }
+                    (Message::Ack { stream, seq }, Output::Released(_)) => {
+                        set_insert(&mut s.ghost.acked, (stream, seq))
+                    }
+                    (Message::Report { .. }, Output::Granted(limit)) => self.granted(s, (None, None), limit),
+                    (Message::Limit { ts }, Output::LimitStored) => {
+                        env_rds(env.dst).filter(|r| *r < s.roles.receivers.len())?;
+                        Self::note_limit(s, (limit_before, limit_before), ts);
+                    }
+                    _ => return None,
+                }
+            }
+            (Action::Report { .. }, Some(Output::Reported { report, granted })) => {
+                if self.config.sync_rounds {
+                    self.granted(s, limits_before, granted);
+                } else {
+                    Self::send(s, Node::Master, report);
+                }
+            }
+            (Action::Destage { rds }, Some(Output::Destaged(d))) => {
+                self.apply(s, rds, limit_before, d);
+            }
+            (Action::Takeover, Some(Output::TakenOver { limit, destaged })) => {
+                for (r, d) in destaged {
+                    self.apply(s, r, limit, d);
+                }
+                s.net.clear();
+                s.phase = Phase::TakenOver;
+                if !Self::takeover_image_ok(s, limit) {
+                    s.ghost.bad_takeover = true;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
     }
 
     /// The fairness classes (note 6.2): the host's writes, the clock's tick, each LDS's
@@ -359,110 +488,13 @@ impl Model for OrderingModel {
         actions.push(Action::Takeover);
     }
 
-    /// The roles take the action's input through [`feed`] (the one dispatcher); the world then
-    /// does its bookkeeping on what they answered: messages into the network, the ghost.
+    /// A copy of `last`, stepped by [`OrderingModel::step`].
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
-        // Guards that need no copy of the state.
-        match &action {
-            Action::Lose(env) | Action::Duplicate(env) | Action::Deliver(env)
-                if last.net.binary_search(env).is_err() =>
-            {
-                return None
-            }
-            Action::Lose(_) if last.loss_left == 0 => return None,
-            Action::Duplicate(_) if last.dup_left == 0 => return None,
-            _ => {}
+        if !self.enabled_in(last, &action) {
+            return None;
         }
-        let input = self.input(last, &action).ok()?;
         let mut s = last.clone();
-        let output = match input {
-            Some(input) => Some(feed(&mut s.roles, input).ok()?),
-            None => None,
-        };
-        match (action, output) {
-            (Action::Write { pair, pos, same_time }, Some(Output::Accepted(accepted))) => {
-                let p = *self.topology.pair(pair)?;
-                let stream = self.topology.stream_of(pair)?;
-                s.now += u64::from(!same_time);
-                let addr = rcopy::ordering::RemoteAddr { unit: p.remote_unit, pos };
-                s.ghost.writes.push(WriteRec { pair, group: p.group, stream, addr, ts: accepted.ts });
-            }
-            (Action::Publish { .. }, Some(Output::Published)) => {}
-            (
-                Action::Send { stream } | Action::Timeout { stream, .. } | Action::Heartbeat { stream },
-                Some(Output::Sent { packet, released }),
-            ) => {
-                if released && !s.ghost.acked.contains(&(stream, packet.seq)) {
-                    s.ghost.bad_release = true;
-                }
-                Self::record_sent(&mut s, &packet);
-                Self::send(&mut s, Node::Rds(stream.rds), Message::Data(packet));
-            }
-            (Action::Crash { rds }, None) => {
-                if rds >= 8 || s.is_crashed(rds) {
-                    return None;
-                }
-                s.crashed |= 1 << rds;
-            }
-            (Action::Tick, None) => {
-                s.now += 1;
-                s.ticks += 1;
-            }
-            (Action::Lose(env), None) => {
-                Self::take(&mut s, &env);
-                s.loss_left -= 1;
-            }
-            (Action::Duplicate(env), None) => {
-                s.dup_left -= 1;
-                Self::send(&mut s, env.dst, env.msg);
-            }
-            (Action::Deliver(env), Some(out)) => {
-                Self::take(&mut s, &env);
-                match (env.msg, out) {
-                    (Message::Data(p), Output::Acked(ack)) => {
-                        let rds = env_rds(env.dst)?;
-                        // "Arrived" means held by the role, so that a receiver that acknowledges
-                        // a packet and drops it is seen.
-                        if s.roles.receivers[rds].holds(p.stream, p.seq) {
-                            Self::note_arrival(&mut s, &p);
-                        }
-                        Self::send(&mut s, Node::Lds(p.stream.lds), ack);
-                    }
-                    (Message::Ack { stream, seq }, Output::Released(_)) => {
-                        set_insert(&mut s.ghost.acked, (stream, seq))
-                    }
-                    (Message::Report { .. }, Output::Granted(limit)) => self.granted(&mut s, last, limit),
-                    (Message::Limit { ts }, Output::LimitStored) => {
-                        let old = last.roles.receivers.get(env_rds(env.dst)?)?.limit;
-                        Self::note_limit(&mut s, old, ts);
-                    }
-                    _ => return None,
-                }
-            }
-            (Action::Report { .. }, Some(Output::Reported { report, granted })) => {
-                if self.config.sync_rounds {
-                    self.granted(&mut s, last, granted);
-                } else {
-                    Self::send(&mut s, Node::Master, report);
-                }
-            }
-            (Action::Destage { rds }, Some(Output::Destaged(d))) => {
-                let limit = last.roles.receivers[rds as usize].limit;
-                self.apply(&mut s, rds, limit, d);
-            }
-            (Action::Takeover, Some(Output::TakenOver { limit, destaged })) => {
-                for (r, d) in destaged {
-                    self.apply(&mut s, r, limit, d);
-                }
-                s.net.clear();
-                s.phase = Phase::TakenOver;
-                if !Self::takeover_image_ok(&s, limit) {
-                    s.ghost.bad_takeover = true;
-                }
-            }
-            _ => return None,
-        }
-        Some(s)
+        self.step(&mut s, action).then_some(s)
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
