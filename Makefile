@@ -9,7 +9,7 @@ LOOM_ENV = RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
 ## Run every registered check of every protocol (standard tier) and print the verdict table;
 ## traces go to target/traces. Exit 0 only if every verdict matches its expectation.
 check: build
-	$(BIN) check --tier standard --traces target/traces
+	$(BIN) check --tier standard --threads 2 --traces target/traces
 
 ## The rcopy-check binary (cargo shows its progress on a first build).
 build:

@@ -2,7 +2,8 @@
 //! checks, at 1 and 2 threads: unique states, time, states per second, bytes per stored state,
 //! peak memory. Each run is its own process (`rcopy-check check --json`), so that its peak
 //! memory is its own. Short runs are repeated and the median shown. Then the time to each
-//! seeded fault's shortest counterexample. Figures are printed, never asserted.
+//! seeded fault's shortest counterexample. The figures of an earlier bench
+//! (`bench/previous.txt`) come first, to compare. Figures are printed, never asserted.
 
 use crate::error::Error;
 use crate::outln;
@@ -109,7 +110,12 @@ fn repeated(runs: usize, measure: impl Fn() -> Result<Sample, String>) -> Result
     Ok(median(samples))
 }
 
+/// The figures of an earlier `make bench`, kept in the repository to print beside today's.
+const PREVIOUS: &str = include_str!("../../bench/previous.txt");
+
 pub fn run(cap: u64, runs: usize) -> Result<ExitCode, Error> {
+    outln!("{}", PREVIOUS.trim_end())?;
+    outln!()?;
     let exe =
         std::env::current_exe().map_err(|source| Error::Io { path: "the rcopy-check executable".into(), source })?;
     outln!("rcopy's explorer and stateright's on the same models, breadth-first; each run its own process, capped at {cap} s")?;

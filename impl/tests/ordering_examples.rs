@@ -292,3 +292,42 @@ fn roles_reject_foreign_streams() {
     let mut master = LimitCoordinator::new(t.rds_count(), FaultSet::NONE);
     assert!(master.on_report(2, at(1)).is_err());
 }
+
+/// Note L2, "unless rounds are retried": a hardened slave repeats its last report when its round
+/// timer fires again, and the master answers a report it already holds with the limit it
+/// granted, so a lost M3 or M4 no longer stalls the round. The text's slave (faithful) and B20
+/// never repeat.
+#[test]
+fn a_retried_round_recovers_a_lost_report_or_limit() {
+    let (t, s) = single_pair();
+    let slave = |variant, faults| Receiver::<Vec<u8>>::new(0, &t.streams_into(0), variant, faults);
+    let mut rds = slave(Variant::Hardened, FaultSet::NONE);
+    assert_eq!(rds.report_again(), None, "nothing reported yet");
+    let p = DataPacket { stream: s, seq: 0, ts: at(600), addr: RemoteAddr { unit: 0, pos: 0 }, payload: Some(vec![1]) };
+    rds.on_data(p.clone()).unwrap();
+    let report = rds.report().expect("a first report");
+    assert_eq!(report, Message::Report { rds: 0, ts: at(600) });
+    assert_eq!(rds.report(), None, "an unchanged frontier is not reported twice by a round");
+    // The report was lost: the retry carries the same value, and the master grants on it.
+    assert_eq!(rds.report_again(), Some(report.clone()));
+    let mut master = LimitCoordinator::new(1, FaultSet::NONE);
+    assert_eq!(master.repeat_for(0, at(600)), None, "a report the master never had is new");
+    assert_eq!(master.on_report(0, at(600)), Ok(Some(at(600))));
+    // The limit was lost: the next retry is a report the master holds, answered again.
+    assert_eq!(master.repeat_for(0, at(600)), Some(at(600)));
+    assert_eq!(master.on_report(0, at(600)), Ok(None), "no new grant for every slave");
+    assert_eq!(master.repeat_for(0, at(599)), None, "an older report is not the one held");
+    assert_eq!(master.repeat_for(1, at(600)), None, "no such slave");
+    rds.on_limit(at(600));
+    assert!(rds.can_destage());
+    // The text's slave reports once per round and waits; so does B20.
+    let mut cases = vec![(Variant::Faithful, FaultSet::NONE)];
+    // B20 is there in a build with seeded faults (the workspace's tests have them).
+    cases.extend(FaultSet::NONE.with(rcopy::ordering::Fault::B20 as u32).ok().map(|b20| (Variant::Hardened, b20)));
+    for (variant, faults) in cases {
+        let mut r = slave(variant, faults);
+        r.on_data(p.clone()).unwrap();
+        assert!(r.report().is_some());
+        assert_eq!(r.report_again(), None, "{variant:?} {faults:?}");
+    }
+}

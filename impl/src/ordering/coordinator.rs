@@ -27,6 +27,13 @@ impl LimitCoordinator {
         LimitCoordinator { faults, reports: vec![None; slaves as usize], granted: None, max_granted: None }
     }
 
+    /// A report equal to the one held from slave `rds` (a retried round, or a duplicate M3):
+    /// the limit granted, which that slave may have lost, to send it again. `None` if the
+    /// report is new, or nothing was granted yet. Ask before [`LimitCoordinator::on_report`].
+    pub fn repeat_for(&self, rds: RdsId, ts: Ts) -> Option<Ts> {
+        (*self.reports.get(rds as usize)? == Some(ts)).then_some(self.granted).flatten()
+    }
+
     /// Steps 1000-1001: record slave `rds`'s report (the largest it sent); once every slave has reported, the earliest
     /// report is the limit time, sent to every slave when it differs from the last one sent.
     /// Never proceeds without every slave (fault B4 proceeds with those that reported).

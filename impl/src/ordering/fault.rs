@@ -4,8 +4,8 @@ use crate::fault::FaultSet;
 use serde::{Deserialize, Serialize};
 
 /// A seeded fault of the ordering protocol. B15 (no heartbeat) is not here: it is the faithful
-/// variant itself, a gap of the text. B18 and B19 are not in the note: a bug of bounded
-/// storage, and one of the takeover.
+/// variant itself, a gap of the text. B18-B20 are not in the note: a bug of bounded storage,
+/// one of the takeover, and the hardened rounds without their retry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub enum Fault {
     /// Slave takes the longest run of sequence numbers anywhere, not the run anchored at the
@@ -48,10 +48,12 @@ pub enum Fault {
     /// Takeover keeps the writes past the cut in the cache, where a later destage could apply
     /// them over the consistent image.
     B19 = 19,
+    /// A hardened slave never retries its round: a lost report or limit stalls it at step 903.
+    B20 = 20,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 18] = [
+    pub const ALL: [Fault; 19] = [
         Fault::B1,
         Fault::B2,
         Fault::B3,
@@ -70,6 +72,7 @@ impl Fault {
         Fault::B17,
         Fault::B18,
         Fault::B19,
+        Fault::B20,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Fault {
             Fault::B17 => "B17",
             Fault::B18 => "B18",
             Fault::B19 => "B19",
+            Fault::B20 => "B20",
         }
     }
 

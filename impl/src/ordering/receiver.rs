@@ -271,6 +271,14 @@ impl<P: Clone> Receiver<P> {
         Some(Message::Report { rds: self.rds, ts })
     }
 
+    /// Hardened: the slave's round, retried (note L2: a lost M3 or M4 stalls the limit "unless
+    /// rounds are retried"): the value last reported, again. The text's slave reports once per
+    /// round and waits at step 903; faithful gives nothing.
+    pub fn report_again(&self) -> Option<Message<P>> {
+        let ts = self.reported.filter(|_| self.variant.hardened() && !self.fault(Fault::B20))?;
+        Some(Message::Report { rds: self.rds, ts })
+    }
+
     /// Whether [`Receiver::report`] would report now.
     pub fn report_due(&self) -> bool {
         self.frontier_min().is_some_and(|ts| self.reported != Some(ts))

@@ -22,10 +22,18 @@ pub struct Config {
     pub positions: u32,
     /// Host writes in a run (the model's bound).
     pub writes: u8,
-    /// Data or ack packets the network may lose in a run.
+    /// Messages the network may lose in a run: data and acks, and reports and limits too
+    /// where `lossy_rounds` is set.
     pub loss: u8,
-    /// Data or ack packets the network may duplicate in a run.
+    /// Messages the network may duplicate in a run (the same kinds as `loss`).
     pub dup: u8,
+    /// Loss and duplication reach M3 and M4 too (note 4.13: a lost report or limit stalls the
+    /// text's slave at step 903), and a hardened slave's round timer fires again while it has
+    /// no report and no limit in flight, repeating its last report (note L2: "unless rounds are
+    /// retried"). Off, the timer is left out: with M3 and M4 never lost, a repeat changes
+    /// nothing. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lossy_rounds: bool,
     /// Per LDS: how far its own clock runs ahead of the common time base. Only fault B10 stamps
     /// from the local clock, so only B10 sees the skew. Missing entries are 0.
     #[serde(default)]
@@ -68,8 +76,15 @@ pub const FIELDS: &[Field] = &[
     Field { key: "scope", about: "per-pair (Fig. 2), per-system-pair (Fig. 3) or per-group-system-pair (Fig. 4)" },
     Field { key: "positions", about: "positions per remote unit (1 to 64)" },
     Field { key: "writes", about: "host writes in a run (at most 32)" },
-    Field { key: "loss", about: "data or ack packets the network may lose" },
-    Field { key: "dup", about: "data or ack packets the network may duplicate" },
+    Field {
+        key: "loss",
+        about: "messages the network may lose (data and acks; reports and limits too if lossy_rounds)",
+    },
+    Field { key: "dup", about: "messages the network may duplicate (the same kinds)" },
+    Field {
+        key: "lossy_rounds",
+        about: "loss and duplication reach M3/M4, and hardened slaves retry rounds (default false)",
+    },
     Field { key: "skew", about: "per LDS, how far its own clock runs ahead (only fault B10 reads it)" },
     Field { key: "script", about: "the host's first writes as [pair, position]; later writes go anywhere" },
     Field { key: "sync_rounds", about: "a slave's round and the master's answer in one step" },
@@ -89,12 +104,15 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "tiny", toml: include_str!("configs/tiny.toml") },
     NamedConfig { name: "standard", toml: include_str!("configs/standard.toml") },
     NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
+    NamedConfig { name: "scripted", toml: include_str!("configs/scripted.toml") },
     NamedConfig { name: "crash", toml: include_str!("configs/crash.toml") },
     NamedConfig { name: "busy", toml: include_str!("configs/busy.toml") },
     NamedConfig { name: "cross", toml: include_str!("configs/cross.toml") },
     NamedConfig { name: "coarse", toml: include_str!("configs/coarse.toml") },
     NamedConfig { name: "dupes", toml: include_str!("configs/dupes.toml") },
     NamedConfig { name: "ticking", toml: include_str!("configs/ticking.toml") },
+    NamedConfig { name: "rounds", toml: include_str!("configs/rounds.toml") },
+    NamedConfig { name: "rounds-dup", toml: include_str!("configs/rounds-dup.toml") },
 ];
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.

@@ -32,6 +32,8 @@ pub enum Input {
     /// Fig. 9: slave `rds` runs its round; with `sync`, its report reaches the master and any
     /// limit granted reaches every slave in the same step.
     Round { rds: RdsId, sync: bool },
+    /// Hardened: slave `rds` retries its round, repeating its last report.
+    Retry { rds: RdsId },
     /// Fig. 11: RDS `rds` destages one write.
     Destage { rds: RdsId },
     /// Note S8: every RDS drains up to the largest limit the master granted.
@@ -52,8 +54,12 @@ pub enum Output {
     Acked(Message<Wid>),
     /// Whether an ack released an entry.
     Released(bool),
-    /// The master's answer to a report: a limit to send every slave, if it granted one.
-    Granted(Option<Ts>),
+    /// The master's answer to a report: a limit to send every slave, if it granted one; else,
+    /// for a report it already held (a retried round), the limit granted, for that slave.
+    Granted {
+        limit: Option<Ts>,
+        again: Option<Ts>,
+    },
     LimitStored,
     /// A slave's report, and (synchronous rounds) the limit the master granted on it, which
     /// every slave has already stored.
@@ -105,7 +111,11 @@ pub fn feed(roles: &mut Roles, input: Input) -> Result<Output, String> {
         }
         Input::Data { rds, packet } => Output::Acked(receiver(roles, rds)?.on_data(packet).map_err(|e| e.to_string())?),
         Input::Ack { lds, stream, seq } => Output::Released(sender(roles, lds)?.on_ack(stream, seq)),
-        Input::Report { rds, ts } => Output::Granted(roles.master.on_report(rds, ts).map_err(|e| e.to_string())?),
+        Input::Report { rds, ts } => {
+            let again = roles.master.repeat_for(rds, ts);
+            let limit = roles.master.on_report(rds, ts).map_err(|e| e.to_string())?;
+            Output::Granted { limit, again }
+        }
         Input::Limit { rds, ts } => {
             receiver(roles, rds)?.on_limit(ts);
             Output::LimitStored
@@ -120,6 +130,10 @@ pub fn feed(roles: &mut Roles, input: Input) -> Result<Output, String> {
                 }
             }
             Output::Reported { report, granted }
+        }
+        Input::Retry { rds } => {
+            let report = receiver(roles, rds)?.report_again().ok_or("nothing to repeat")?;
+            Output::Reported { report, granted: None }
         }
         Input::Destage { rds } => Output::Destaged(receiver(roles, rds)?.poll_destage().ok_or("nothing to destage")?),
         Input::Takeover => {
@@ -162,6 +176,7 @@ impl OrderingModel {
                 _ => return Err("a message at the wrong node".into()),
             },
             Action::Report { rds } => Input::Round { rds: *rds, sync: self.config.sync_rounds },
+            Action::Retry { rds } => Input::Retry { rds: *rds },
             Action::Destage { rds } => Input::Destage { rds: *rds },
             Action::Takeover => Input::Takeover,
             Action::Tick | Action::Lose(_) | Action::Duplicate(_) | Action::Crash { .. } => return Ok(None),

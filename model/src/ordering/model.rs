@@ -53,6 +53,9 @@ pub enum Action {
     Duplicate(Envelope),
     /// A slave's round (Fig. 9 steps 901-902).
     Report { rds: RdsId },
+    /// Hardened, where M3 and M4 may be lost: a slave's round timer fires again and it repeats
+    /// its last report (note L2: rounds retried).
+    Retry { rds: RdsId },
     /// An RDS's destage process takes one step (Fig. 11).
     Destage { rds: RdsId },
     /// The local site is lost; the remote site fences the link and takes over, draining every
@@ -189,6 +192,7 @@ impl OrderingModel {
             }
             Action::Lose(_) => s.loss_left > 0,
             Action::Duplicate(_) => s.dup_left > 0,
+            Action::Retry { rds } => self.may_retry(s, *rds),
             _ => true,
         }
     }
@@ -276,13 +280,26 @@ impl OrderingModel {
                     (Message::Ack { stream, seq }, Output::Released(_)) => {
                         set_insert(&mut s.ghost.acked, (stream, seq))
                     }
-                    (Message::Report { .. }, Output::Granted(limit)) => self.granted(s, (None, None), limit),
+                    (Message::Report { .. }, Output::Granted { limit: Some(limit), .. }) => {
+                        self.granted(s, (None, None), Some(limit))
+                    }
+                    // A repeated report: the limit again, to the slave that repeated it.
+                    (Message::Report { rds, .. }, Output::Granted { limit: None, again: Some(ts) }) => {
+                        Self::send(s, Node::Rds(rds), Message::Limit { ts })
+                    }
+                    (Message::Report { .. }, Output::Granted { limit: None, again: None }) => {}
                     (Message::Limit { ts }, Output::LimitStored) => {
                         env_rds(env.dst).filter(|r| *r < s.roles.receivers.len())?;
                         Self::note_limit(s, (limit_before, limit_before), ts);
                     }
                     _ => return None,
                 }
+            }
+            (Action::Retry { .. }, Some(Output::Reported { report, .. })) => {
+                if !self.retries() {
+                    return None;
+                }
+                Self::send(s, Node::Master, report);
             }
             (Action::Report { .. }, Some(Output::Reported { report, granted })) => {
                 if self.config.sync_rounds {
@@ -329,6 +346,9 @@ impl OrderingModel {
             v.push(format!("deliver RDS{r}->Master"));
             v.push(format!("deliver Master->RDS{r}"));
         }
+        if self.retries() {
+            v.extend((0..self.topology.rds_count()).map(|r| format!("retry RDS{r}")));
+        }
         v
     }
 
@@ -353,9 +373,35 @@ impl OrderingModel {
                 (Message::Limit { .. }, _) => None,
             },
             Action::Report { rds } => Some(rds_base + 4 * *rds as usize),
+            Action::Retry { rds } => Some(rds_base + 4 * self.topology.rds_count() as usize + *rds as usize),
             Action::Destage { rds } => Some(rds_base + 4 * *rds as usize + 1),
             Action::Lose(_) | Action::Duplicate(_) | Action::Takeover | Action::Crash { .. } => None,
         }
+    }
+
+    /// Whether slaves retry their rounds: hardened, where M3 and M4 may be lost.
+    fn retries(&self) -> bool {
+        self.variant.hardened() && self.config.lossy_rounds && !self.config.sync_rounds
+    }
+
+    /// Whether slave `rds`'s round timer fires again: slaves retry, it has reported, nothing of
+    /// its round is in flight, and something of it was lost (the master does not hold its last
+    /// report, or it does not hold the master's last limit). A retry where nothing was lost
+    /// changes nothing; leaving it out keeps the world from circling.
+    fn may_retry(&self, state: &State, rds: RdsId) -> bool {
+        let (Some(r), true) = (state.roles.receivers.get(rds as usize), self.retries()) else { return false };
+        let master = &state.roles.master;
+        let lost = master.reports.get(rds as usize).copied().flatten() != r.reported || r.limit < master.granted;
+        r.report_again().is_some() && lost && !Self::round_in_flight(state, rds)
+    }
+
+    /// A report of `rds` or a limit to it is in flight: its round timer waits for it.
+    fn round_in_flight(state: &State, rds: RdsId) -> bool {
+        state.net.iter().any(|e| match (&e.msg, e.dst) {
+            (Message::Report { rds: r, .. }, _) => *r == rds,
+            (Message::Limit { .. }, Node::Rds(r)) => r == rds,
+            _ => false,
+        })
     }
 
     fn has_in_flight(state: &State, stream: StreamId, seq: Seq) -> bool {
@@ -462,7 +508,7 @@ impl Model for OrderingModel {
             if !matches!(e.dst, Node::Rds(r) if state.is_crashed(r)) {
                 actions.push(Action::Deliver(e.clone()));
             }
-            let data_path = matches!(e.msg, Message::Data(_) | Message::Ack { .. });
+            let data_path = self.config.lossy_rounds || matches!(e.msg, Message::Data(_) | Message::Ack { .. });
             if data_path && state.loss_left > 0 {
                 actions.push(Action::Lose(e.clone()));
             }
@@ -477,6 +523,9 @@ impl Model for OrderingModel {
             }
             if r.report_due() {
                 actions.push(Action::Report { rds: r.rds });
+            }
+            if self.may_retry(state, r.rds) {
+                actions.push(Action::Retry { rds: r.rds });
             }
             if r.can_destage() {
                 actions.push(Action::Destage { rds: r.rds });

@@ -85,6 +85,10 @@ impl OrderingModel {
                 let reported = after.roles.receivers.get(*rds as usize).and_then(|r| r.reported);
                 note(format!("RDS{rds}"), format!("slave round: report ts={}", fmt_limit(reported)))
             }
+            Action::Retry { rds } => {
+                let reported = after.roles.receivers.get(*rds as usize).and_then(|r| r.reported);
+                note(format!("RDS{rds}"), format!("round retried: report ts={} again", fmt_limit(reported)))
+            }
             Action::Destage { rds } => {
                 let r = *rds as usize;
                 let (log, old) = (after.ghost.destaged.get(r), before.ghost.destaged.get(r));

@@ -33,6 +33,7 @@ const CLASSES: &[&str] = &[
     "destage",
     "takeover",
     "crash",
+    "retry",
 ];
 
 /// An action class: its index in [`CLASSES`].
@@ -54,6 +55,7 @@ enum Class {
     Destage,
     Takeover,
     Crash,
+    Retry,
 }
 
 impl Protocol for Ordering {
@@ -213,6 +215,7 @@ impl Protocol for Ordering {
             Action::Destage { .. } => Class::Destage,
             Action::Takeover => Class::Takeover,
             Action::Crash { .. } => Class::Crash,
+            Action::Retry { .. } => Class::Retry,
         }) as usize
     }
 
@@ -266,7 +269,7 @@ mod tests {
 
     #[test]
     fn classes_are_named_in_order() {
-        assert_eq!(CLASSES.len(), Class::Crash as usize + 1);
+        assert_eq!(CLASSES.len(), Class::Retry as usize + 1);
         assert_eq!(CLASSES[Class::DeliverLimit as usize], "deliver-limit");
         assert_eq!(CLASSES[Class::Round as usize], "round");
         let m =
