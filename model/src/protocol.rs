@@ -270,6 +270,9 @@ pub trait Protocol: Send + Sync + 'static {
     /// A config, deserialized from TOML (unknown keys must be refused:
     /// `#[serde(deny_unknown_fields)]`).
     type Config: Serialize + DeserializeOwned + Clone + Debug + Send + Sync + 'static;
+    /// A state of the world. Its serde form must describe it fully (no skipped fields): the
+    /// explorer holds queued states packed and unpacks them (checking a sample against their
+    /// fingerprints), and traces record states as JSON.
     type State: Clone + Hash + Eq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
     type Action: Clone + Hash + Eq + Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
     type Model: Model<State = Self::State, Action = Self::Action> + Clone + Send + Sync + 'static;

@@ -6,12 +6,14 @@
 //! worker expanded last, through serde's in-place deserialization (`serde_derive`'s
 //! `deserialize_in_place` feature): every `Vec` keeps its allocation.
 //!
-//! Only new states are packed and only expanded ones unpacked, about one in seven of the
-//! successors on ordering's worlds; successors are still computed by `next_state` and
-//! fingerprinted from their `Hash` stream. Measured on ordering `standard`: fingerprinting the
-//! packed bytes of every successor and stepping in place on an unpacked copy (no allocation
-//! per step) was 35% slower than this, as postcard (and bincode) cost more per field than
-//! `Clone` and `Hash` do.
+//! Only new states are packed and only expanded ones unpacked (about one successor in seven on
+//! the benchmark worlds); successors are still computed by `next_state` and fingerprinted from
+//! their `Hash` stream. Fingerprinting the packed bytes of every successor and stepping in
+//! place on an unpacked copy (no allocation per step) was measured 35% slower than this:
+//! postcard (and bincode) cost more per field than `Clone` and `Hash` do (ARCHITECTURE.md).
+//!
+//! A state's serde form must describe it fully: a skipped field would unpack into another
+//! state. The explorer checks a sample of unpacked states against their fingerprints.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -33,9 +33,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A state as the explorer holds it until it is expanded: the state itself, or its packed
-/// bytes when the model's states are packed ([`super::packed`]).
+/// bytes when the model's states are packed ([`super::packed`]). Boxed either way, so that a
+/// queued node is a few words, not the size of a state.
 enum Held<S> {
-    State(S),
+    State(Box<S>),
     Packed(Box<[u8]>),
 }
 
@@ -310,17 +311,34 @@ where
                 let n = (p.pack)(&s, packed);
                 Held::Packed(packed[..n].into())
             }
-            None => Held::State(s),
+            None => Held::State(Box::new(s)),
         }
     }
 
-    /// The state `held` stands for: itself, or unpacked into `slot`.
-    fn load<'s>(&self, held: &'s Held<M::State>, slot: &'s mut Option<M::State>) -> &'s M::State {
+    /// The state `held` stands for: itself, or unpacked into `slot`. A packed state's
+    /// fingerprint `fp` is checked on one state in 64 (on every one in a debug build): a state
+    /// whose serde form does not describe it fully (a skipped field) would unpack into another
+    /// state, and the search would cover another graph.
+    fn load<'s>(
+        &self,
+        held: &'s Held<M::State>,
+        fp: u64,
+        slot: &'s mut Option<M::State>,
+        hasher: &mut StableHasher,
+    ) -> &'s M::State {
         match (held, self.packing) {
             (Held::State(s), _) => s,
             (Held::Packed(bytes), Some(p)) => {
                 (p.unpack)(bytes, slot);
-                slot.as_ref().expect("unpack fills the slot")
+                let s = slot.as_ref().expect("unpack fills the slot");
+                if cfg!(debug_assertions) || fp & 63 == 0 {
+                    let again = hasher.fingerprint(s);
+                    assert_eq!(
+                        again, fp,
+                        "a packed state unpacked into another state: the state's Serialize and Deserialize must describe it fully (no skipped fields)"
+                    );
+                }
+                s
             }
             (Held::Packed(_), None) => unreachable!("states are packed only with a packing"),
         }
@@ -496,7 +514,7 @@ where
     }
 
     fn expand_with(&self, node: &Node<M::State>, base_slot: &mut Option<M::State>, l: &mut Local<M::State, M::Action>) {
-        let base = self.load(&node.held, base_slot);
+        let base = self.load(&node.held, node.fp, base_slot, &mut l.hasher);
         if self.control.bounds.max_depth.is_some_and(|m| node.depth as usize >= m) {
             if self.has_successor(base) {
                 self.truncated.store(true, Ordering::Relaxed);
@@ -712,7 +730,7 @@ where
 
     fn walk(&self, inits: &[Node<M::State>], rng: &mut Pcg64Mcg, max_depth: usize, l: &mut Local<M::State, M::Action>) {
         let start = &inits[(rng.next_u64() % inits.len() as u64) as usize];
-        let mut cur = self.load(&start.held, &mut None).clone();
+        let mut cur = self.load(&start.held, start.fp, &mut None, &mut l.hasher).clone();
         let mut fp = start.fp;
         let mut pending = start.pending;
         let mut trail = vec![fp];

@@ -28,9 +28,13 @@ impl LimitCoordinator {
     }
 
     /// A report equal to the one held from slave `rds` (a retried round, or a duplicate M3):
-    /// the limit granted, which that slave may have lost, to send it again. `None` if the
-    /// report is new, or nothing was granted yet. Ask before [`LimitCoordinator::on_report`].
+    /// the limit granted, which that slave may have lost, to send it again (Fig. 10: the master
+    /// answers a round with the limit). `None` if the report is new, if nothing was granted
+    /// yet, or under B20. Ask before [`LimitCoordinator::on_report`].
     pub fn repeat_for(&self, rds: RdsId, ts: Ts) -> Option<Ts> {
+        if Fault::B20.on(self.faults) {
+            return None;
+        }
         (*self.reports.get(rds as usize)? == Some(ts)).then_some(self.granted).flatten()
     }
 

@@ -48,7 +48,8 @@ pub enum Fault {
     /// Takeover keeps the writes past the cut in the cache, where a later destage could apply
     /// them over the consistent image.
     B19 = 19,
-    /// A hardened slave never retries its round: a lost report or limit stalls it at step 903.
+    /// Rounds never retried: a hardened slave does not repeat its report, nor does the master
+    /// answer a repeated one, so a lost report or limit stalls the round at step 903.
     B20 = 20,
 }
 

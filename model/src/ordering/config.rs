@@ -28,10 +28,11 @@ pub struct Config {
     /// Messages the network may duplicate in a run (the same kinds as `loss`).
     pub dup: u8,
     /// Loss and duplication reach M3 and M4 too (note 4.13: a lost report or limit stalls the
-    /// text's slave at step 903), and a hardened slave's round timer fires again while it has
-    /// no report and no limit in flight, repeating its last report (note L2: "unless rounds are
-    /// retried"). Off, the timer is left out: with M3 and M4 never lost, a repeat changes
-    /// nothing. Default false.
+    /// text's slave at step 903), and, with asynchronous rounds, a hardened slave's round timer
+    /// fires again, repeating its last report (note L2: "unless rounds are retried"), when
+    /// nothing of its round is in flight and something of it was lost (the master lacks its
+    /// last report, or it lacks the master's last limit). Off, the timer is left out: with M3
+    /// and M4 never lost, a repeat changes nothing. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lossy_rounds: bool,
     /// Per LDS: how far its own clock runs ahead of the common time base. Only fault B10 stamps
@@ -114,6 +115,14 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "rounds", toml: include_str!("configs/rounds.toml") },
     NamedConfig { name: "rounds-dup", toml: include_str!("configs/rounds-dup.toml") },
 ];
+
+impl Config {
+    /// Whether hardened slaves retry their rounds in this world: reports and limits may be
+    /// lost, on asynchronous rounds.
+    pub fn rounds_retried(&self, variant: rcopy::ordering::Variant) -> bool {
+        variant.hardened() && self.lossy_rounds && !self.sync_rounds
+    }
+}
 
 /// The largest `writes`: write ids index 64-bit ghost sets, and each write may add packets.
 pub const MAX_WRITES: u8 = 32;

@@ -197,17 +197,14 @@ impl OrderingModel {
         }
     }
 
-    /// `next_state`, in place: `false` if the action is not enabled (then `s` may be left
-    /// half changed). The roles take the action's input through [`feed`]; the world then does
-    /// its bookkeeping on what they answered.
-    pub fn step(&self, s: &mut State, action: Action) -> bool {
+    /// `next_state`, in place, once [`OrderingModel::enabled_in`] said yes: `false` if the
+    /// roles refuse the action (then `s` may be left half changed). The roles take the action's
+    /// input through [`feed`]; the world then does its bookkeeping on what they answered.
+    fn step(&self, s: &mut State, action: Action) -> bool {
         self.step_in(s, action).is_some()
     }
 
     fn step_in(&self, s: &mut State, action: Action) -> Option<()> {
-        if !self.enabled_in(s, &action) {
-            return None;
-        }
         let input = self.input(s, &action).ok()?;
         // What the world reads of the roles before they move: the limit of the RDS the action
         // is at, and the least and the largest limit over every RDS.
@@ -295,12 +292,7 @@ impl OrderingModel {
                     _ => return None,
                 }
             }
-            (Action::Retry { .. }, Some(Output::Reported { report, .. })) => {
-                if !self.retries() {
-                    return None;
-                }
-                Self::send(s, Node::Master, report);
-            }
+            (Action::Retry { .. }, Some(Output::Reported { report, .. })) => Self::send(s, Node::Master, report),
             (Action::Report { .. }, Some(Output::Reported { report, granted })) => {
                 if self.config.sync_rounds {
                     self.granted(s, limits_before, granted);
@@ -381,7 +373,7 @@ impl OrderingModel {
 
     /// Whether slaves retry their rounds: hardened, where M3 and M4 may be lost.
     fn retries(&self) -> bool {
-        self.variant.hardened() && self.config.lossy_rounds && !self.config.sync_rounds
+        self.config.rounds_retried(self.variant)
     }
 
     /// Whether slave `rds`'s round timer fires again: slaves retry, it has reported, nothing of
@@ -391,7 +383,7 @@ impl OrderingModel {
     fn may_retry(&self, state: &State, rds: RdsId) -> bool {
         let (Some(r), true) = (state.roles.receivers.get(rds as usize), self.retries()) else { return false };
         let master = &state.roles.master;
-        let lost = master.reports.get(rds as usize).copied().flatten() != r.reported || r.limit < master.granted;
+        let lost = master.reports.get(rds as usize).copied().flatten() < r.reported || r.limit < master.granted;
         r.report_again().is_some() && lost && !Self::round_in_flight(state, rds)
     }
 

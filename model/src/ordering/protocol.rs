@@ -280,5 +280,16 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), fair.len(), "fairness classes have distinct names");
+        // Where rounds are retried, each slave's retry timer is a class of its own, named for it.
+        let m =
+            Ordering.model(&crate::ordering::Config::named("rounds").unwrap(), "hardened", &[], checks::MODE).unwrap();
+        let fair = Ordering.fair_classes(&m);
+        assert_eq!(fair.len(), 2 + 2 + 2 * 5 + 2 * 4 + 2, "and a retry per RDS");
+        for rds in 0..2 {
+            let k = Ordering.fair_class(&m, &Action::Retry { rds }).expect("a retry is fair");
+            assert_eq!(fair[k].0, format!("retry RDS{rds}"));
+        }
+        let k = Ordering.fair_class(&m, &Action::Report { rds: 1 }).unwrap();
+        assert_eq!(fair[k].0, "round RDS1");
     }
 }
