@@ -7,8 +7,9 @@
 //! is between 53% and 80% full once it holds more than a few states: 20 to 30 bytes per stored
 //! state. hashbrown, the table before, doubles at 7/8 full: 18 to 39 bytes per state. So this
 //! one is not always smaller (on a graph that stops just past a growth it is larger: 28.8
-//! against 20.5 bytes on ordering's benchmark graph) but its worst case is under the 32 bytes
-//! the compact-worlds issue set, and linear probing at 80% costs more probes per new state.
+//! against 20.5 bytes on the benchmark graph timed against SPIN) but its worst case is under
+//! the 32 bytes the compact-worlds issue set, and linear probing at 80% costs more probes per
+//! new state.
 
 use std::sync::Mutex;
 
