@@ -529,7 +529,8 @@ impl Model for OrderingModel {
         actions.push(Action::Takeover);
     }
 
-    /// A copy of `last`, stepped by [`OrderingModel::step`].
+    /// A copy of `last`, stepped in place (`step`: the roles take the input through [`feed`],
+    /// the world does its bookkeeping on what they answered).
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         if !self.enabled_in(last, &action) {
             return None;
