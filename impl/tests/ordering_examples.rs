@@ -4,8 +4,8 @@
 
 use rcopy::fault::FaultSet;
 use rcopy::ordering::{
-    ClockReading, DataPacket, Destage, HostWrite, LimitCoordinator, Message, Pair, PairId, Receiver, RemoteAddr, Scope,
-    Sender, StreamId, Topology, TopologyError, Ts, Variant,
+    Answer, ClockReading, DataPacket, Destage, HostWrite, LimitCoordinator, Message, Pair, PairId, Receiver,
+    RemoteAddr, Scope, Sender, StreamId, Topology, TopologyError, Ts, Variant,
 };
 
 type Packet = DataPacket<Vec<u8>>;
@@ -311,13 +311,12 @@ fn a_retried_round_recovers_a_lost_report_or_limit() {
     // The report was lost: the retry carries the same value, and the master grants on it.
     assert_eq!(rds.report_again(), Some(report.clone()));
     let mut master = LimitCoordinator::new(1, FaultSet::NONE);
-    assert_eq!(master.repeat_for(0, at(600)), None, "a report the master never had is new");
-    assert_eq!(master.on_report(0, at(600)), Ok(Some(at(600))));
+    let answer = |grant, again| Ok(Answer { grant, again });
+    assert_eq!(master.on_round_report(0, at(600)), answer(Some(at(600)), None), "new: a grant for every slave");
     // The limit was lost: the next retry is a report the master holds, answered again.
-    assert_eq!(master.repeat_for(0, at(600)), Some(at(600)));
-    assert_eq!(master.on_report(0, at(600)), Ok(None), "no new grant for every slave");
-    assert_eq!(master.repeat_for(0, at(599)), None, "an older report is not the one held");
-    assert_eq!(master.repeat_for(1, at(600)), None, "no such slave");
+    assert_eq!(master.on_round_report(0, at(600)), answer(None, Some(at(600))), "held: the limit again");
+    assert_eq!(master.on_round_report(0, at(599)), answer(None, None), "an older report is not the one held");
+    assert!(master.on_round_report(1, at(600)).is_err(), "no such slave");
     rds.on_limit(at(600));
     assert!(rds.can_destage());
     // The text's slave reports once per round and waits; so does B20.

@@ -17,6 +17,16 @@ pub struct LimitCoordinator {
     pub max_granted: Option<Ts>,
 }
 
+/// The master's answer to a report (M3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Answer {
+    /// A new limit time, for every slave (M4).
+    pub grant: Option<Ts>,
+    /// The report was the one held from that slave (a retried round, or a duplicate M3): the
+    /// limit granted before, for that slave again, as it may have lost it.
+    pub again: Option<Ts>,
+}
+
 /// A report from a slave the master does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("remote disk system {0} is not a slave of this master")]
@@ -27,11 +37,17 @@ impl LimitCoordinator {
         LimitCoordinator { faults, reports: vec![None; slaves as usize], granted: None, max_granted: None }
     }
 
-    /// A report equal to the one held from slave `rds` (a retried round, or a duplicate M3):
-    /// the limit granted, which that slave may have lost, to send it again (Fig. 10: the master
-    /// answers a round with the limit). `None` if the report is new, if nothing was granted
-    /// yet, or under B20. Ask before [`LimitCoordinator::on_report`].
-    pub fn repeat_for(&self, rds: RdsId, ts: Ts) -> Option<Ts> {
+    /// Fig. 10 on a report (M3) from slave `rds`: [`LimitCoordinator::on_report`], and, for a
+    /// report equal to the one held from that slave (a retried round, or a duplicate), the
+    /// limit granted before, to send it that slave again (the master answers a round with the
+    /// limit). Nothing again if the report is new, if nothing was granted yet, or under B20.
+    pub fn on_round_report(&mut self, rds: RdsId, ts: Ts) -> Result<Answer, UnknownSlave> {
+        let again = self.repeat_for(rds, ts);
+        let grant = self.on_report(rds, ts)?;
+        Ok(Answer { grant, again: if grant.is_some() { None } else { again } })
+    }
+
+    fn repeat_for(&self, rds: RdsId, ts: Ts) -> Option<Ts> {
         if Fault::B20.on(self.faults) {
             return None;
         }

@@ -24,7 +24,7 @@ mod topology;
 mod types;
 pub mod wire;
 
-pub use coordinator::{LimitCoordinator, UnknownSlave};
+pub use coordinator::{Answer, LimitCoordinator, UnknownSlave};
 pub use fault::Fault;
 pub use message::{DataPacket, Message};
 pub use receiver::{Cached, Destage, ForeignStream, NotStored, Receiver, RecvStream, DEFAULT_CACHE};

@@ -162,7 +162,8 @@ impl<P: Clone> Receiver<P> {
     /// contiguous, and drop heartbeats it has passed: they carry no data and have done their work.
     fn advance(&mut self, i: usize, seq: Seq, ts: Ts) {
         let s = &mut self.streams[i];
-        let next = s.contiguous.map_or(0, |(k, _)| k + 1);
+        // At the last sequence number nothing can come after the frontier.
+        let Some(next) = s.contiguous.map_or(Some(0), |(k, _)| k.checked_add(1)) else { return };
         if seq < next {
             return;
         }
@@ -170,7 +171,7 @@ impl<P: Clone> Receiver<P> {
             s.beyond.insert(at, (seq, ts));
         }
         while let Some(&(k, t)) = s.beyond.first() {
-            if k != s.contiguous.map_or(0, |(c, _)| c + 1) {
+            if Some(k) != s.contiguous.map_or(Some(0), |(c, _)| c.checked_add(1)) {
                 break;
             }
             s.contiguous = Some((k, t));
@@ -213,7 +214,7 @@ impl<P: Clone> Receiver<P> {
         }
         let mut run = seqs[0];
         for &(k, t) in &seqs[1..] {
-            if k != run.0 + 1 {
+            if Some(k) != run.0.checked_add(1) {
                 break;
             }
             run = (k, t);
@@ -229,7 +230,7 @@ impl<P: Clone> Receiver<P> {
         seqs.dedup_by_key(|x| x.0);
         let (mut best, mut best_len, mut len) = (None, 0, 0);
         for (k, &(seq, ts)) in seqs.iter().enumerate() {
-            len = if k > 0 && seqs[k - 1].0 + 1 == seq { len + 1 } else { 1 };
+            len = if k > 0 && seqs[k - 1].0.checked_add(1) == Some(seq) { len + 1 } else { 1 };
             if len >= best_len {
                 best_len = len;
                 best = Some((seq, ts));

@@ -143,7 +143,8 @@ impl<P: Clone> Sender<P> {
     fn stamp(&mut self, clock: ClockReading) -> Ts {
         let time = self.reading(clock);
         let tie = match self.last_stamp {
-            Some(last) if last.time == time => last.tie + 1,
+            // 2^32 stamps at one reading cannot happen; saturate rather than wrap.
+            Some(last) if last.time == time => last.tie.saturating_add(1),
             _ => 0,
         };
         let ts = Ts { time, lds: self.lds, tie };
@@ -218,7 +219,8 @@ impl<P: Clone> Sender<P> {
             unsent.min_by_key(|(_, e)| e.ts).map(|(k, _)| k)
         }?;
         let seq = s.next_seq;
-        s.next_seq += 1;
+        // The sequence space is spent (never in practice: 2^64 packets): send nothing more.
+        s.next_seq = seq.checked_add(1)?;
         let e = &mut s.entries[pick];
         e.state = EntryState::Sent { seq };
         let packet = DataPacket { stream, seq, ts: e.ts, addr: e.addr, payload: e.payload.clone() };
@@ -255,7 +257,7 @@ impl<P: Clone> Sender<P> {
         let k = s.entries.iter().position(|e| e.state == EntryState::Sent { seq })?;
         let seq = if b12 {
             let fresh = s.next_seq;
-            s.next_seq += 1;
+            s.next_seq = fresh.checked_add(1)?;
             s.entries[k].state = EntryState::Sent { seq: fresh };
             fresh
         } else {

@@ -112,9 +112,8 @@ pub fn feed(roles: &mut Roles, input: Input) -> Result<Output, String> {
         Input::Data { rds, packet } => Output::Acked(receiver(roles, rds)?.on_data(packet).map_err(|e| e.to_string())?),
         Input::Ack { lds, stream, seq } => Output::Released(sender(roles, lds)?.on_ack(stream, seq)),
         Input::Report { rds, ts } => {
-            let again = roles.master.repeat_for(rds, ts);
-            let limit = roles.master.on_report(rds, ts).map_err(|e| e.to_string())?;
-            Output::Granted { limit, again }
+            let answer = roles.master.on_round_report(rds, ts).map_err(|e| e.to_string())?;
+            Output::Granted { limit: answer.grant, again: answer.again }
         }
         Input::Limit { rds, ts } => {
             receiver(roles, rds)?.on_limit(ts);
@@ -159,7 +158,8 @@ impl OrderingModel {
                 let stream = self.topology.stream_of(*pair).ok_or(format!("there is no pair {pair}"))?;
                 let wid = Wid::try_from(state.ghost.writes.len()).map_err(|_| "too many writes")?;
                 let write = HostWrite { stream, addr: RemoteAddr { unit: p.remote_unit, pos: *pos }, payload: wid };
-                let now = if *same_time { state.now } else { state.now + 1 };
+                let now = if *same_time { Some(state.now) } else { state.now.checked_add(1) };
+                let now = now.ok_or("the clock has no later reading")?;
                 Input::HostWrite { lds: p.lds, write, clock: self.clock(p.lds, now) }
             }
             Action::Publish { lds, index } => Input::Publish { lds: *lds, index: *index as usize },

@@ -76,7 +76,7 @@ impl OrderingModel {
     /// What LDS `lds` reads off the clocks at common time `now` (its own clock runs `skew` ahead).
     pub fn clock(&self, lds: u16, now: u64) -> ClockReading {
         let skew = self.config.skew.get(lds as usize).copied().unwrap_or(0);
-        ClockReading { common: now, local: now + skew }
+        ClockReading { common: now, local: now.saturating_add(skew) }
     }
 
     fn send(state: &mut State, dst: Node, msg: Message<Wid>) {
@@ -171,15 +171,15 @@ impl OrderingModel {
     /// A packet the receiver stored: the ghost's arrival bits, and whether it filled a gap.
     fn note_arrival(s: &mut State, p: &DataPacket<Wid>) {
         let g = &mut s.ghost;
-        let before = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
+        let before = g.frontier(p.stream).map_or(0, |(k, _)| k.saturating_add(1));
         if let Some(w) = p.payload {
             g.arrived |= Ghost::write_bit(w);
         }
         if let Some(slot) = g.arrived_seqs.iter_mut().find(|(st, _)| *st == p.stream) {
             slot.1 |= 1u64 << p.seq.min(63);
         }
-        let after = g.frontier(p.stream).map_or(0, |(k, _)| k + 1);
-        if after > before + 1 {
+        let after = g.frontier(p.stream).map_or(0, |(k, _)| k.saturating_add(1));
+        if after > before.saturating_add(1) {
             g.gap_filled = true;
         }
     }
@@ -229,7 +229,7 @@ impl OrderingModel {
             (Action::Write { pair, pos, same_time }, Some(Output::Accepted(accepted))) => {
                 let p = *self.topology.pair(pair)?;
                 let stream = self.topology.stream_of(pair)?;
-                s.now += u64::from(!same_time);
+                s.now = s.now.checked_add(u64::from(!same_time))?;
                 let addr = rcopy::ordering::RemoteAddr { unit: p.remote_unit, pos };
                 s.ghost.writes.push(WriteRec { pair, group: p.group, stream, addr, ts: accepted.ts });
             }
@@ -251,8 +251,8 @@ impl OrderingModel {
                 s.crashed |= 1 << rds;
             }
             (Action::Tick, None) => {
-                s.now += 1;
-                s.ticks += 1;
+                s.now = s.now.checked_add(1)?;
+                s.ticks = s.ticks.checked_add(1)?;
             }
             (Action::Lose(env), None) => {
                 Self::take(s, &env);

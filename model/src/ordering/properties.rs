@@ -83,7 +83,7 @@ fn s1(_: &OrderingModel, s: &State) -> bool {
 fn s2(_: &OrderingModel, s: &State) -> bool {
     let sent = &s.ghost.sent;
     sent.iter().all(|a| {
-        let dense = a.1 == 0 || sent.iter().any(|b| b.0 == a.0 && b.1 + 1 == a.1);
+        let dense = a.1 == 0 || sent.iter().any(|b| b.0 == a.0 && b.1.checked_add(1) == Some(a.1));
         let one = sent.iter().all(|b| !(b.0 == a.0 && b.1 == a.1) || (b.2 == a.2 && b.3 == a.3));
         let same_seq = a.3.is_none() || sent.iter().all(|b| b.3 != a.3 || (b.0 == a.0 && b.1 == a.1));
         dense && one && same_seq
@@ -182,8 +182,12 @@ fn s12(_: &OrderingModel, s: &State) -> bool {
 fn out_of_order(_: &OrderingModel, s: &State) -> bool {
     s.roles.receivers.iter().any(|r| {
         r.cache.iter().any(|c| {
-            let next =
-                r.streams.iter().find(|st| st.id == c.stream).and_then(|st| st.contiguous).map_or(0, |(k, _)| k + 1);
+            let next = r
+                .streams
+                .iter()
+                .find(|st| st.id == c.stream)
+                .and_then(|st| st.contiguous)
+                .map_or(0, |(k, _)| k.saturating_add(1));
             c.seq > next
         })
     })
