@@ -9,5 +9,6 @@
 //! the cargo feature `faults`; see [`fault`].
 
 pub mod fault;
+pub mod journal;
 pub mod ordering;
 pub mod sync;

@@ -6,5 +6,6 @@
 //!
 //! [`protocol::Protocol`] is what a protocol gives the engine (`rcopy-checks`).
 
+pub mod journal;
 pub mod ordering;
 pub mod protocol;

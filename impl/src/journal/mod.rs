@@ -1,0 +1,14 @@
+//! Seed 003: a journal ring on a plain intermediate storage (`shared/protocols/seed-003.md`).
+pub mod format;
+mod types;
+
+pub use types::{Bitmap, ControlInfo, Geometry, JournalMeta, Owner, PairState, Pos, ReqId, Ts, UnitTag, Variant};
+mod fault;
+mod primary;
+mod secondary;
+pub mod shared;
+
+pub use fault::Fault;
+pub use primary::{Acks, ControlStep, Failure, FullPolicy, Inflight, Primary, PrimaryConfig, Refused, Reserved, UpdateInfo, Written};
+pub use secondary::{Apply, Declined, Current, Fetched, Mode, Pending, Poll, Secondary, SecondaryConfig};
+pub use types::Detector;

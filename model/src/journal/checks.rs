@@ -1,0 +1,139 @@
+//! The registered checks of the journal protocol and their expected verdicts: every seeded
+//! fault has a check that expects the properties it breaks to be violated; the hardened variant
+//! holds every property in every world; the faithful text's gap (an ungated takeover) is a
+//! check too.
+
+use super::config::Config;
+use super::properties::{names, L1, L2, L4, S1, S13, S14, S15, S17, S2, S4, S5, S6, S7, S8};
+use crate::protocol::{Check, Expect, Tier};
+use rcopy::journal::{Fault, Variant};
+
+/// The one mode: failures strike in any state and are not fair.
+pub const MODE: &str = "default";
+
+/// The properties a seeded fault must break (the first is its headline), and why.
+pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
+    match fault {
+        Fault::B1 => (&[S1], "P acknowledges a write before its journal is on I"),
+        Fault::B2 => (&[S1], "the drain stops at the end P last published"),
+        Fault::B3 => (&[S1], "a write is acknowledged while an earlier journal is still being written"),
+        Fault::B4 => (&[S2], "free space ignores the head: P writes over journals S has not taken"),
+        Fault::B5 => (&[L2], "P's head follows its own 631, so the ring never frees"),
+        Fault::B6 => (&[S5], "P publishes its reserved next position, journals in flight included"),
+        Fault::B7 => (&[S4], "the drain takes a stale journal of an earlier lap (no id or time stamp check)"),
+        Fault::B8 => (&[S4], "the drain checks a journal's first unit only, and applies a torn one"),
+        Fault::B9 => (&[S6], "update info dropped at acknowledgement, before S confirms"),
+        Fault::B10 => (&[S7, S17], "S publishes progress when it reads, before it applies"),
+        Fault::B11 => (&[S8], "P's bitmap starts at the failure: unconfirmed journals are missed"),
+        Fault::B12 => (&[S13], "one unchanged heartbeat declares the peer dead"),
+        Fault::B13 => (&[S13], "S's heartbeat moves only with progress: an idle S looks dead"),
+        Fault::B14 => (&[S15, S1], "a coarse clock stamps alike, and the text's drain wants a greater stamp"),
+        Fault::B15 => (&[S17], "after a partial fetch S's head jumps to the end of the cut journal"),
+        Fault::B16 => (&[L1], "P refreshes the region it publishes only on host writes"),
+        Fault::B17 => (&[L4], "a failed read counts as a fresh heartbeat, so a dead I goes unnoticed"),
+    }
+}
+
+/// The config a seeded fault's check runs on: the smallest world that reaches its bug.
+fn fault_config(fault: Fault, tier: Tier) -> &'static str {
+    match (fault, tier) {
+        (Fault::B3 | Fault::B8, _) => "torn",
+        (Fault::B4 | Fault::B5 | Fault::B11, _) => "full",
+        (Fault::B17, _) => "i-fails",
+        (Fault::B7, _) => "stale",
+        (Fault::B15, _) => "partial",
+        (_, Tier::Tiny) => "tiny",
+        (_, Tier::Standard) => "standard",
+    }
+}
+
+/// The action classes a run of `config` must see fire.
+pub fn must_fire(config: &Config) -> Vec<&'static str> {
+    let mut v = vec!["write", "write-unit", "control", "poll", "apply", "heartbeat"];
+    if config.crash_p {
+        v.extend(["crash-p", "drain"]);
+    }
+    if config.crash_s {
+        v.push("crash-s");
+    }
+    if config.fail_i {
+        v.push("fail-i");
+    }
+    if config.takeover {
+        v.extend(["fence", "takeover"]);
+    }
+    if config.secondary_writes > 0 {
+        v.push("secondary-write");
+    }
+    v
+}
+
+fn check(config: &str, variant: Variant, fault: Option<Fault>, expect: Vec<(String, Expect)>, why: &str) -> Check {
+    assert!(Config::named(config).is_some(), "journal registers an unknown config `{config}`");
+    Check {
+        protocol: "journal".into(),
+        config: config.into(),
+        sets: Vec::new(),
+        variant: variant.name().into(),
+        faults: fault.map(|f| f.name().to_string()).into_iter().collect(),
+        mode: MODE.into(),
+        expect,
+        why: why.into(),
+    }
+}
+
+fn every(f: impl Fn(&str) -> Expect) -> Vec<(String, Expect)> {
+    names().into_iter().map(|n| (n.to_string(), f(n))).collect()
+}
+
+/// The registered checks at a tier.
+pub fn checks(tier: Tier) -> Vec<Check> {
+    let base = tier.name();
+    let mut v = vec![check(
+        base,
+        Variant::Hardened,
+        None,
+        every(|_| Expect::Holds),
+        "hardened: every property holds; L1, L2 and L4 under fairness of the timers",
+    )];
+    v.push(check(base, Variant::Faithful, None, every(|_| Expect::Holds), "faithful: where P fails only by crashing, the text holds"));
+    // The text's takeover is not gated by fencing P: when I fails, P suspends and goes on
+    // serving its host while S, unable to read 631, suspends and lets the secondary host write.
+    v.push(check(
+        "i-fails",
+        Variant::Faithful,
+        None,
+        every(|n| if n == S14 { Expect::Violated } else { Expect::Holds }),
+        "faithful: takeover without fencing P, so both hosts write (S14)",
+    ));
+    // Worlds that each exercise one thing; `failures` (every failure and the console, 1.9
+    // million states) in the standard tier only.
+    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails"];
+    if tier == Tier::Standard {
+        worlds.push("failures");
+    }
+    for world in worlds {
+        v.push(check(
+            world,
+            Variant::Hardened,
+            None,
+            every(|_| Expect::Holds),
+            "hardened: every property holds in this world too",
+        ));
+    }
+    for f in Fault::ALL {
+        let (props, why) = targets(f);
+        let variant = if f == Fault::B14 { Variant::Faithful } else { Variant::Hardened };
+        let expect = props.iter().map(|p| (p.to_string(), Expect::Violated)).collect();
+        v.push(check(fault_config(f, tier), variant, Some(f), expect, why));
+    }
+    v
+}
+
+/// The runs of `make bench`.
+pub fn bench() -> Vec<Check> {
+    ["standard", "large"]
+        .into_iter()
+        .map(|c| check(c, Variant::Hardened, None, every(|_| Expect::Holds), "benchmark"))
+        .collect()
+}

@@ -1,0 +1,129 @@
+//! The worlds of the journal protocol (note sections 7 and 8), as TOML.
+
+use crate::protocol::{Field, NamedConfig};
+use rcopy::journal::FullPolicy;
+use serde::{Deserialize, Serialize};
+
+/// Units a model's ring may have: the bound of the world's fixed arrays.
+pub const MAX_QUEUE: usize = 8;
+/// Host writes a run may make.
+pub const MAX_WRITES: usize = 6;
+/// Blocks per volume.
+pub const MAX_BLOCKS: usize = 8;
+
+/// A world for the journal protocol: the ring, the workload, the failures that may strike and
+/// what the console may decide.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// One line on what this world is for.
+    #[serde(default)]
+    pub about: String,
+    /// Queue size 610, in units (2 to 8). A journal of n blocks takes n units: every unit
+    /// carries the header's fields in its protection data, and the last one the trailer.
+    pub queue_units: u32,
+    /// Blocks of the volume (1 to 8); one bitmap region per block.
+    pub volume_blocks: u8,
+    /// Host writes to P in a run (1 to 6).
+    pub writes: u8,
+    /// The largest host write, in blocks (1 to 3); writes of every size up to it are explored.
+    pub write_blocks: u8,
+    /// Journals P may have in flight to I at once (1 to 4).
+    pub inflight: u8,
+    /// S's fetch buffer, in units (1 or more; fewer than a journal cuts it: [0129]).
+    pub buffer_units: u32,
+    /// Unchanged heartbeat readings that declare the peer dead (1 to 8).
+    pub threshold: u8,
+    /// Bounded delay (note S13): a side reads the peer's control info at most `skew + 1`
+    /// times between two firings of the peer's timer, and a timer fires at most twice between
+    /// two readings by the peer. Heartbeats count modulo 3.
+    pub skew: u8,
+    /// What P does when the ring is full: `busy` (912(a)) or `suspend` (912(b)).
+    pub full: FullPolicy,
+    /// The ring starts full of an earlier lap's journals (intact, with lower ids), not zeroed
+    /// (note 7.5).
+    #[serde(default)]
+    pub stale: bool,
+    /// P may crash (its journal being written is left torn).
+    #[serde(default)]
+    pub crash_p: bool,
+    /// S may crash (for good).
+    #[serde(default)]
+    pub crash_s: bool,
+    /// I may fail (for good).
+    #[serde(default)]
+    pub fail_i: bool,
+    /// After the drain the console may fence P and let the secondary host take over.
+    #[serde(default)]
+    pub takeover: bool,
+    /// Writes the secondary host makes after takeover.
+    #[serde(default)]
+    pub secondary_writes: u8,
+}
+
+/// The fields of [`Config`], for `rcopy-check list`.
+pub const FIELDS: &[Field] = &[
+    Field { key: "about", about: "one line on what this world is for" },
+    Field { key: "queue_units", about: "queue size 610 in units (2 to 8); a journal of n blocks takes n units" },
+    Field { key: "volume_blocks", about: "blocks of the volume (1 to 8)" },
+    Field { key: "writes", about: "host writes to P in a run (1 to 6)" },
+    Field { key: "write_blocks", about: "the largest host write in blocks (1 to 3)" },
+    Field { key: "inflight", about: "journals P may have in flight at once (1 to 4)" },
+    Field { key: "buffer_units", about: "S's fetch buffer in units (fewer than a journal cuts it, [0129])" },
+    Field { key: "threshold", about: "unchanged heartbeat readings that declare the peer dead (1 to 8)" },
+    Field { key: "skew", about: "readings of the peer's control info between two of its timer firings, less one" },
+    Field { key: "full", about: "a full ring: busy (912(a)) or suspend (912(b))" },
+    Field { key: "stale", about: "the ring starts full of an earlier lap's journals (default false)" },
+    Field { key: "crash_p", about: "P may crash, leaving a journal torn (default false)" },
+    Field { key: "crash_s", about: "S may crash for good (default false)" },
+    Field { key: "fail_i", about: "I may fail for good (default false)" },
+    Field { key: "takeover", about: "the console may fence P and let the secondary host take over (default false)" },
+    Field { key: "secondary_writes", about: "writes of the secondary host after takeover (default 0)" },
+];
+
+/// The named configs.
+pub const NAMED: &[NamedConfig] = &[
+    NamedConfig { name: "tiny", toml: include_str!("configs/tiny.toml") },
+    NamedConfig { name: "standard", toml: include_str!("configs/standard.toml") },
+    NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
+    NamedConfig { name: "torn", toml: include_str!("configs/torn.toml") },
+    NamedConfig { name: "stale", toml: include_str!("configs/stale.toml") },
+    NamedConfig { name: "full", toml: include_str!("configs/full.toml") },
+    NamedConfig { name: "partial", toml: include_str!("configs/partial.toml") },
+    NamedConfig { name: "failures", toml: include_str!("configs/failures.toml") },
+    NamedConfig { name: "i-fails", toml: include_str!("configs/i-fails.toml") },
+];
+
+impl Config {
+    /// A named config, parsed.
+    pub fn named(name: &str) -> Option<Config> {
+        let c = NAMED.iter().find(|c| c.name == name)?;
+        Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("journal config `{name}` does not parse: {e}")))
+    }
+
+    /// Whether the world is within the model's bounds; an error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let range = |key: &str, v: u32, lo: u32, hi: u32| {
+            if v < lo || v > hi {
+                Err(format!("`{key}` is {v}: it must be {lo} to {hi}"))
+            } else {
+                Ok(())
+            }
+        };
+        range("queue_units", self.queue_units, 2, MAX_QUEUE as u32)?;
+        range("volume_blocks", self.volume_blocks.into(), 1, MAX_BLOCKS as u32)?;
+        range("writes", self.writes.into(), 1, MAX_WRITES as u32)?;
+        range("write_blocks", self.write_blocks.into(), 1, 3)?;
+        range("write_blocks", self.write_blocks.into(), 1, self.volume_blocks.into())?;
+        range("write_blocks", self.write_blocks.into(), 1, self.queue_units)?;
+        range("inflight", self.inflight.into(), 1, 4)?;
+        range("buffer_units", self.buffer_units, 1, MAX_QUEUE as u32)?;
+        range("threshold", self.threshold.into(), 1, 8)?;
+        range("skew", self.skew.into(), 0, 4)?;
+        range("secondary_writes", self.secondary_writes.into(), 0, 4)?;
+        if self.secondary_writes > 0 && !self.takeover {
+            return Err("`secondary_writes` needs `takeover = true`".into());
+        }
+        Ok(())
+    }
+}

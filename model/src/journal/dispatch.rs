@@ -1,0 +1,128 @@
+//! The one dispatcher: what a step of the world feeds to the `rcopy` roles P and S, and the
+//! one function that feeds it. The model's `next_state` calls [`feed`]; so does replay on the
+//! roles (`JournalModel::drive_roles`).
+
+use super::config::MAX_QUEUE;
+use super::state::ModelPrimary;
+use rcopy::journal::{Acks, Apply, ControlInfo, ControlStep, Failure, Fetched, Poll, Pos, ReqId, Secondary, Ts, UnitTag, Written};
+
+/// The ring as read from I: every unit, in physical order.
+pub type Ring = heapless::Vec<UnitTag, MAX_QUEUE>;
+
+/// One input to P or S.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Input {
+    /// Fig. 9: a host write of `blocks` blocks at `addr`; P's clock reads `reading`.
+    HostWrite { addr: u8, blocks: u8, reading: Ts },
+    /// 907 done: I answered GOOD for every unit of journal `id`.
+    Written { id: ReqId },
+    /// 907 failed: I did not answer P's journal write.
+    WriteFailed,
+    /// Fig. 10: P's timer; `read` is 632 as read from I (`None`: the read failed).
+    Control { read: Option<ControlInfo> },
+    /// Fig. 12, 1201-1204: S's timer; `read` is 631, `ring` the ring (`None`: I did not answer).
+    Poll { read: Option<ControlInfo>, ring: Option<Ring> },
+    /// 1205-1207: S applied what it fetched.
+    Applied,
+    /// S's heartbeat timer.
+    Heartbeat,
+    /// Fig. 13, one read of the drain (`None`: I did not answer).
+    Drain { ring: Option<Ring> },
+    /// The console lets the secondary host take over; `fenced`: it blocked P first.
+    Takeover { fenced: bool },
+    /// A secondary-host write after takeover.
+    SecondaryWrite { addr: u8 },
+}
+
+/// What the roles answered.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Output {
+    Written(Written),
+    Acks(Option<Acks>),
+    Failed,
+    Control(ControlStep),
+    /// S's poll, and if it fetched: from where, what it made of the units, and what to apply.
+    Polled { poll: Poll, fetched: Option<(Pos, Fetched, heapless::Vec<Apply, MAX_QUEUE>)> },
+    /// The record S publishes as 632.
+    Publish(ControlInfo),
+    /// A drain read: from where, what to apply; or the drain is over (S suspended).
+    Drained { fetched: Option<(Pos, Fetched, heapless::Vec<Apply, MAX_QUEUE>)> },
+    Done,
+}
+
+/// The units `[from, from + n)` of `ring`, wrapping at its end (note S17).
+pub fn units(ring: &Ring, from: Pos, n: u32) -> Ring {
+    let q = (ring.len() as u32).max(1);
+    (0..n.min(MAX_QUEUE as u32))
+        .map(|i| ring.get(Pos(from.0.saturating_add(i)).slot(q) as usize).copied().unwrap_or_default())
+        .collect()
+}
+
+fn fetch(
+    s: &mut Secondary,
+    from: Pos,
+    units: &Ring,
+) -> Result<(Pos, Fetched, heapless::Vec<Apply, MAX_QUEUE>), String> {
+    let mut applies = heapless::Vec::new();
+    let mut overflow = false;
+    let f = s
+        .fetched(from, units, |a| {
+            if applies.push(a).is_err() {
+                overflow = true;
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    if overflow {
+        return Err("more units to apply than the buffer holds".into());
+    }
+    Ok((from, f, applies))
+}
+
+/// Feed one input to P or S. An error says why the roles refused it (the step is then not
+/// enabled); callers feed a copy.
+pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, input: Input) -> Result<Output, String> {
+    Ok(match input {
+        Input::HostWrite { addr, blocks, reading } => {
+            Output::Written(p.host_write(0, addr.into(), blocks.into(), true, reading).map_err(|e| e.to_string())?)
+        }
+        Input::Written { id } => Output::Acks(p.journal_written(id)),
+        Input::WriteFailed => {
+            p.fail(Failure::Io);
+            Output::Failed
+        }
+        Input::Control { read } => Output::Control(p.control(read)),
+        Input::Poll { read, ring } => {
+            let poll = s.poll(read);
+            let fetched = match (poll, ring) {
+                (Poll::Fetch { from, units: n }, Some(ring)) => Some(fetch(s, from, &units(&ring, from, n))?),
+                (Poll::Fetch { .. }, None) => return Err("S fetches from an I that does not answer".into()),
+                _ => None,
+            };
+            Output::Polled { poll, fetched }
+        }
+        Input::Applied => Output::Publish(s.applied().map_err(|e| e.to_string())?),
+        Input::Heartbeat => Output::Publish(s.heartbeat()),
+        Input::Drain { ring } => {
+            let window = s.drain_window();
+            let fetched = match (window, ring) {
+                (Some((from, n)), Some(ring)) => Some(fetch(s, from, &units(&ring, from, n))?),
+                _ => None,
+            };
+            match fetched {
+                Some(f) if f.1.taken > 0 => Output::Drained { fetched: Some(f) },
+                _ => {
+                    s.finish_drain();
+                    Output::Drained { fetched: None }
+                }
+            }
+        }
+        Input::Takeover { fenced } => {
+            s.take_over(fenced).map_err(|e| e.to_string())?;
+            Output::Done
+        }
+        Input::SecondaryWrite { addr } => {
+            s.host_write(addr.into(), 1).map_err(|e| e.to_string())?;
+            Output::Done
+        }
+    })
+}

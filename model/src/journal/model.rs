@@ -1,0 +1,477 @@
+//! The journal world as a stateright model: the actions of note section 7 and what each feeds
+//! P and S (through [`feed`](super::dispatch::feed)), the world's bookkeeping on their answers,
+//! and the fairness classes.
+
+use super::config::{Config, MAX_QUEUE};
+use super::dispatch::{feed, Input, Output, Ring};
+use super::state::{Ghost, ModelPrimary, State, WriteRec};
+use rcopy::fault::FaultSet;
+use rcopy::journal::{
+    Apply, ControlStep, Failure, Fetched, Geometry, JournalMeta, Mode, Owner, PairState, Poll, Pos, PrimaryConfig,
+    ReqId, Secondary, SecondaryConfig, Ts, UnitTag, Variant, Written,
+};
+use serde::{Deserialize, Serialize};
+use stateright::{Model, Property};
+
+/// A step of the world.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Action {
+    /// A host write of `blocks` blocks at `addr` reaches P (Fig. 9).
+    Write { addr: u8, blocks: u8 },
+    /// P writes the next unit of journal `id` to I (907; the last unit completes it).
+    WriteUnit { id: ReqId },
+    /// P's control-info timer (Fig. 10).
+    Control,
+    /// S's fetch timer (Fig. 12, 1201-1204).
+    Poll,
+    /// S applies what it fetched and publishes its progress (1205-1207).
+    Apply,
+    /// S's heartbeat timer.
+    Heartbeat,
+    /// One read of S's drain (Fig. 13).
+    Drain,
+    /// P crashes (a journal being written is left torn).
+    CrashP,
+    /// S crashes for good.
+    CrashS,
+    /// I fails for good.
+    FailI,
+    /// The console blocks P (1104).
+    Fence,
+    /// The console lets the secondary host take over.
+    Takeover,
+    /// The secondary host writes block `addr`.
+    SecondaryWrite { addr: u8 },
+}
+
+/// Heartbeats count modulo this in the model: with at most two firings between two readings,
+/// a reading always sees a live peer's heartbeat change.
+pub const HEARTBEAT_MODULUS: u32 = 3;
+
+/// The model of one config, variant and set of faults.
+#[derive(Clone, Debug)]
+pub struct JournalModel {
+    pub config: Config,
+    pub variant: Variant,
+    pub faults: FaultSet,
+}
+
+impl JournalModel {
+    pub fn new(config: Config, variant: Variant, faults: FaultSet) -> Result<JournalModel, String> {
+        config.validate()?;
+        Ok(JournalModel { config, variant, faults })
+    }
+
+    pub fn geometry(&self) -> Geometry {
+        Geometry { queue_units: self.config.queue_units, header_units: 0, trailer_units: 0 }
+    }
+
+    /// Where the ring starts: lap 1 when the ring holds an earlier lap's journals.
+    pub fn start(&self) -> (Pos, ReqId) {
+        if self.config.stale {
+            (Pos(self.config.queue_units), ReqId(self.config.queue_units + 1))
+        } else {
+            (Pos(0), ReqId(1))
+        }
+    }
+
+    /// P's timer runs (and S's polls are bounded by it).
+    fn p_timer(s: &State) -> bool {
+        s.p_up && !s.p_fenced && s.p.pair == PairState::Pair
+    }
+
+    /// S polls (and P's timer is bounded by it).
+    fn s_polls(s: &State) -> bool {
+        s.s_up && s.s.mode == Mode::Normal
+    }
+
+    fn ring_if_up(s: &State) -> Option<Ring> {
+        s.i_up.then(|| s.ring.clone())
+    }
+
+    /// The input `action` feeds the roles in `state`, read off the world; `None` for the
+    /// world's own steps. An error when the action makes no sense here.
+    pub fn input(&self, s: &State, action: &Action) -> Result<Option<Input>, String> {
+        Ok(Some(match *action {
+            Action::Write { addr, blocks } => Input::HostWrite { addr, blocks, reading: Ts(0) },
+            Action::WriteUnit { id } => {
+                let (meta, _, done) =
+                    s.writing.iter().find(|w| w.0.id == id).ok_or(format!("journal {} is not being written", id.0))?;
+                if !s.i_up {
+                    Input::WriteFailed
+                } else if u32::from(*done) + 1 >= u32::from(meta.blocks) {
+                    Input::Written { id }
+                } else {
+                    return Ok(None);
+                }
+            }
+            Action::Control => Input::Control { read: s.i_up.then_some(s.c632) },
+            Action::Poll => Input::Poll { read: s.i_up.then_some(s.c631), ring: Self::ring_if_up(s) },
+            Action::Apply => Input::Applied,
+            Action::Heartbeat => Input::Heartbeat,
+            Action::Drain => Input::Drain { ring: Self::ring_if_up(s) },
+            Action::Takeover => Input::Takeover { fenced: s.p_fenced },
+            Action::SecondaryWrite { addr } => Input::SecondaryWrite { addr },
+            Action::CrashP | Action::CrashS | Action::FailI | Action::Fence => return Ok(None),
+        }))
+    }
+
+    /// Feed `action`'s input to the roles of `state`; the world is not touched. Replay on the
+    /// roles calls this.
+    pub fn drive_roles(&self, state: &mut State, action: &Action) -> Result<(), String> {
+        if let Some(input) = self.input(state, action)? {
+            feed(&mut state.p, &mut state.s, input)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `action` may be taken in `s` before its input is fed (guards of the world).
+    fn enabled_in(&self, s: &State, action: &Action) -> bool {
+        let c = &self.config;
+        match *action {
+            Action::Write { addr, blocks } => {
+                s.p_up
+                    && !s.p_fenced
+                    && s.ghost.writes.len() < usize::from(c.writes)
+                    && blocks >= 1
+                    && blocks <= c.write_blocks
+                    && u32::from(addr) + u32::from(blocks) <= u32::from(c.volume_blocks)
+            }
+            Action::WriteUnit { id } => s.p_up && s.writing.iter().any(|w| w.0.id == id),
+            Action::Control => {
+                Self::p_timer(s)
+                    && (s.p_fired < 2 || !Self::s_polls(s))
+                    && (s.p_read <= c.skew || !s.s_up)
+            }
+            Action::Poll => {
+                Self::s_polls(s) && s.s.pending.is_none() && (s.s_polled <= c.skew || !Self::p_timer(s))
+            }
+            Action::Apply => s.s_up && s.s.pending.is_some(),
+            // Only while P reads 632: otherwise nobody ever reads what the timer writes (no
+            // resync in this model), and a timer that changes nothing observable is left out.
+            Action::Heartbeat => s.s_up && s.i_up && Self::p_timer(s) && s.s_beat < 2,
+            Action::Drain => s.s_up && matches!(s.s.mode, Mode::Draining { .. }) && s.s.pending.is_none(),
+            Action::CrashP => c.crash_p && s.p_up,
+            Action::CrashS => c.crash_s && s.s_up,
+            Action::FailI => c.fail_i && s.i_up,
+            Action::Fence => c.takeover && !s.p_fenced && s.s_up && s.s.mode == Mode::Suspended,
+            Action::Takeover => c.takeover && s.s_up && s.s.mode == Mode::Suspended,
+            Action::SecondaryWrite { addr } => {
+                s.s_up
+                    && s.s.mode == Mode::TakenOver
+                    && s.ghost.secondary_writes < c.secondary_writes
+                    && addr < c.volume_blocks
+            }
+        }
+    }
+
+    /// S fetched: keep what it is to apply (address, value, and whether the unit is part of a
+    /// journal P wrote in full, at that place) in its buffer.
+    fn buffer(&self, s: &mut State, from: Pos, f: &Fetched, applies: &heapless::Vec<Apply, MAX_QUEUE>) {
+        s.fetched_from = from;
+        s.to_apply.clear();
+        for a in applies {
+            let u = s.unit(Pos(from.0.saturating_add(a.index)));
+            let whole = s.ghost.writes.iter().any(|w| match w.journal {
+                Some((meta, _)) => meta == u.meta && w.complete,
+                None => false,
+            });
+            let ok = u.intact && whole && a.addr == u.meta.addr + u32::from(u.serial);
+            let _ = s.to_apply.push(ApplyRec { index: a.index as u8, addr: a.addr as u8, value: u.meta.id.0 as u8, ok });
+        }
+        if let Some(rec) = f.publish_early {
+            if s.i_up {
+                s.c632 = rec;
+            }
+        }
+    }
+
+    fn step(&self, s: &mut State, action: Action) -> Option<()> {
+        let input = self.input(s, &action).ok()?;
+        let out = match input {
+            Some(i) => Some(feed(&mut s.p, &mut s.s, i).ok()?),
+            None => None,
+        };
+        match (action, out) {
+            (Action::Write { addr, blocks }, Some(Output::Written(w))) => {
+                let n = s.ghost.writes.len() as u8;
+                let rec = match w {
+                    Written::Journal(r) => {
+                        s.writing.push((r.meta, r.pos, 0)).ok()?;
+                        WriteRec {
+                            addr,
+                            blocks,
+                            value: r.meta.id.0 as u8,
+                            journal: Some((r.meta, r.pos)),
+                            complete: false,
+                            acked: r.ack_now,
+                            applied: 0,
+                        }
+                    }
+                    Written::Marked { .. } | Written::Local => {
+                        WriteRec { addr, blocks, value: 200 + n, journal: None, complete: false, acked: true, applied: 0 }
+                    }
+                };
+                for b in addr..addr + blocks {
+                    s.vol_p[usize::from(b)] = rec.value;
+                }
+                s.ghost.writes.push(rec).ok()?;
+            }
+            (Action::WriteUnit { id }, out) => {
+                let i = s.writing.iter().position(|w| w.0.id == id)?;
+                if matches!(out, Some(Output::Failed)) {
+                    s.writing.clear();
+                    return Some(());
+                }
+                let (meta, pos, done) = s.writing[i];
+                let at = Pos(pos.0 + u32::from(done));
+                let q = self.config.queue_units;
+                if at.0 >= s.s.head.0.saturating_add(q) && s.s_up && s.s.mode == Mode::Normal {
+                    s.ghost.overwrote = true;
+                }
+                s.ring[at.slot(q) as usize] = UnitTag { meta, serial: u16::from(done), intact: true };
+                s.writing[i].2 += 1;
+                if u32::from(done) + 1 >= u32::from(meta.blocks) {
+                    s.writing.remove(i);
+                    let w = s.ghost.writes.iter_mut().find(|w| matches!(w.journal, Some((m, _)) if m.id == id))?;
+                    w.complete = true;
+                    if let Some(Output::Acks(Some(acks))) = out {
+                        for w in s.ghost.writes.iter_mut() {
+                            if let Some((m, _)) = w.journal {
+                                if acks.contains(m.id) {
+                                    w.acked = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (Action::Control, Some(Output::Control(step))) => {
+                match step {
+                    ControlStep::Publish(rec) => {
+                        if s.i_up {
+                            s.c631 = rec;
+                        }
+                    }
+                    ControlStep::PeerFailed(Failure::PeerSilent) => {
+                        if s.s_up && s.i_up {
+                            s.ghost.false_alarm = true;
+                        }
+                    }
+                    _ => {}
+                }
+                s.p_fired = (s.p_fired + 1).min(2);
+                s.s_polled = 0;
+                s.p_read = (s.p_read + 1).min(self.config.skew + 1);
+                s.s_beat = 0;
+            }
+            (Action::Poll, Some(Output::Polled { poll, fetched })) => {
+                if poll == Poll::PeerFailed(Failure::PeerSilent) && Self::p_timer(s) && s.i_up {
+                    s.ghost.false_alarm = true;
+                }
+                if let Some((from, f, applies)) = fetched {
+                    self.buffer(s, from, &f, &applies);
+                }
+                s.s_polled = (s.s_polled + 1).min(self.config.skew + 1);
+                s.p_fired = 0;
+            }
+            (Action::Drain, Some(Output::Drained { fetched })) => {
+                if let Some((from, f, applies)) = fetched {
+                    self.buffer(s, from, &f, &applies);
+                }
+            }
+            (Action::Apply, Some(Output::Publish(rec))) => {
+                let from = s.fetched_from;
+                let applies = std::mem::take(&mut s.to_apply);
+                for a in &applies {
+                    s.vol_s[usize::from(a.addr)] = a.value;
+                    if !a.ok {
+                        s.ghost.garbage = true;
+                    }
+                    if let Some(w) = s.ghost.writes.iter_mut().find(|w| w.journal.is_some() && w.value == a.value) {
+                        w.applied = w.applied.saturating_add(1);
+                    }
+                    let end = Pos(from.0 + u32::from(a.index) + 1);
+                    if end > s.ghost.applied_to {
+                        s.ghost.applied_to = end;
+                    }
+                }
+                if s.i_up {
+                    s.c632 = rec;
+                }
+            }
+            (Action::Heartbeat, Some(Output::Publish(rec))) => {
+                if s.i_up {
+                    s.c632 = rec;
+                }
+                s.s_beat = (s.s_beat + 1).min(2);
+                s.p_read = 0;
+            }
+            (Action::CrashP, None) => {
+                s.p_up = false;
+                s.writing.clear();
+                s.ghost.failed = true;
+            }
+            (Action::CrashS, None) => {
+                s.s_up = false;
+                s.to_apply.clear();
+                s.ghost.failed = true;
+            }
+            (Action::FailI, None) => {
+                s.i_up = false;
+                s.ghost.failed = true;
+            }
+            (Action::Fence, None) => s.p_fenced = true,
+            (Action::Takeover, Some(Output::Done)) => {}
+            (Action::SecondaryWrite { addr }, Some(Output::Done)) => {
+                s.ghost.secondary_writes += 1;
+                s.vol_s[usize::from(addr)] = 100 + s.ghost.secondary_writes;
+            }
+            _ => return None,
+        }
+        // A bounded-delay counter means nothing once the timers it relates no longer both run:
+        // reset it, so that states differing only in it are one.
+        if !Self::s_polls(s) {
+            s.p_fired = 0;
+        }
+        if !Self::p_timer(s) {
+            s.s_polled = 0;
+            s.s_beat = 0;
+        }
+        if !s.s_up || !s.i_up {
+            s.p_read = 0;
+        }
+        Some(())
+    }
+
+    /// The fairness classes: each timer and each periodic process, weakly fair. Host writes,
+    /// crashes, failures and the console's decisions are not fair.
+    pub fn fair_classes(&self) -> Vec<String> {
+        FAIR.iter().map(|s| s.to_string()).collect()
+    }
+
+    pub fn fair_class(&self, action: &Action) -> Option<usize> {
+        match action {
+            Action::WriteUnit { .. } => Some(0),
+            Action::Control => Some(1),
+            Action::Poll => Some(2),
+            Action::Apply => Some(3),
+            Action::Heartbeat => Some(4),
+            Action::Drain => Some(5),
+            _ => None,
+        }
+    }
+}
+
+const FAIR: [&str; 6] = ["P writes journals", "P control timer", "S poll timer", "S apply", "S heartbeat", "S drain"];
+
+/// A unit in S's buffer, to apply: where, the value it carries, and whether it is part of a
+/// journal P wrote in full at that place (the ghost's S4 judgement).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct ApplyRec {
+    pub index: u8,
+    pub addr: u8,
+    pub value: u8,
+    pub ok: bool,
+}
+
+impl Model for JournalModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let c = &self.config;
+        let (start, first) = self.start();
+        let geometry = self.geometry();
+        let p = ModelPrimary::new(
+            PrimaryConfig { geometry, region_blocks: 1, threshold: c.threshold, heartbeat_modulus: HEARTBEAT_MODULUS, full: c.full },
+            self.variant,
+            self.faults,
+            start,
+            first,
+        );
+        let s = Secondary::new(
+            SecondaryConfig {
+                geometry,
+                buffer_units: c.buffer_units,
+                threshold: c.threshold,
+                heartbeat_modulus: HEARTBEAT_MODULUS,
+                region_blocks: 1,
+            },
+            self.variant,
+            self.faults,
+            0,
+            start,
+            first,
+        );
+        let ring = (0..c.queue_units)
+            .map(|k| {
+                if c.stale {
+                    // An earlier lap's journal: intact, a lower id, an older stamp.
+                    let meta = JournalMeta { id: ReqId(k + 1), ts: Ts(0), volume: 0, addr: k % u32::from(c.volume_blocks), blocks: 1 };
+                    UnitTag { meta, serial: 0, intact: true }
+                } else {
+                    UnitTag::default()
+                }
+            })
+            .collect();
+        vec![State {
+            p,
+            s,
+            ring,
+            c631: State::blank(Owner::Primary, start),
+            c632: State::blank(Owner::Secondary(0), start),
+            writing: heapless::Vec::new(),
+            fetched_from: start,
+            to_apply: heapless::Vec::new(),
+            vol_p: Default::default(),
+            vol_s: Default::default(),
+            p_up: true,
+            s_up: true,
+            i_up: true,
+            p_fenced: false,
+            p_fired: 0,
+            s_polled: 0,
+            s_beat: 0,
+            p_read: 0,
+            ghost: Ghost { applied_to: start, ..Ghost::default() },
+        }]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let c = &self.config;
+        let mut candidates: Vec<Action> = Vec::new();
+        for blocks in 1..=c.write_blocks {
+            for addr in 0..=c.volume_blocks.saturating_sub(blocks) {
+                candidates.push(Action::Write { addr, blocks });
+            }
+        }
+        candidates.extend(s.writing.iter().map(|w| Action::WriteUnit { id: w.0.id }));
+        candidates.extend([
+            Action::Control,
+            Action::Poll,
+            Action::Apply,
+            Action::Heartbeat,
+            Action::Drain,
+            Action::CrashP,
+            Action::CrashS,
+            Action::FailI,
+            Action::Fence,
+            Action::Takeover,
+        ]);
+        candidates.extend((0..c.volume_blocks).map(|addr| Action::SecondaryWrite { addr }));
+        actions.extend(candidates.into_iter().filter(|a| self.enabled_in(s, a)));
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        if !self.enabled_in(last, &action) {
+            return None;
+        }
+        let mut s = last.clone();
+        self.step(&mut s, action).map(|()| s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        super::properties::all()
+    }
+}

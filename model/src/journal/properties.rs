@@ -1,0 +1,172 @@
+//! The properties of note section 6: S1-S8, S13-S15 and S17 (`always`), and L1, L2 and L4 as
+//! obligations. Each reads the roles, I and the ghost; none decides what a role decides.
+
+use super::model::JournalModel;
+use super::state::{State, WriteRec};
+use crate::protocol::Obligation;
+use rcopy::journal::{Mode, PairState, Pos};
+use stateright::Property;
+
+pub const S1: &str = "S1 no acknowledged write lost when only P fails";
+pub const S2: &str = "S2 no live journal overwritten";
+pub const S3: &str = "S3 prefix consistency at S";
+pub const S4: &str = "S4 S never applies garbage";
+pub const S5: &str = "S5 P publishes only complete journals";
+pub const S6: &str = "S6 update info kept until S confirms";
+pub const S7: &str = "S7 S publishes progress only after applying";
+pub const S8: &str = "S8 P's bitmap complete after suspend";
+pub const S13: &str = "S13 no false failure detection";
+pub const S14: &str = "S14 at most one active writer";
+pub const S15: &str = "S15 time stamps increase";
+pub const S17: &str = "S17 S's head only over what it applied";
+pub const L1: &str = "L1 eventual replication";
+pub const L2: &str = "L2 ring space reclaimed";
+pub const L4: &str = "L4 failure detection complete";
+
+/// Every `always` property, in the order the verdict table shows them.
+pub fn all() -> Vec<Property<JournalModel>> {
+    vec![
+        Property::always(S1, s1),
+        Property::always(S2, |_, s: &State| !s.ghost.overwrote),
+        Property::always(S3, s3),
+        Property::always(S4, |_, s: &State| !s.ghost.garbage),
+        Property::always(S5, s5),
+        Property::always(S6, s6),
+        Property::always(S7, |_, s: &State| s.c632.head <= s.ghost.applied_to),
+        Property::always(S8, s8),
+        Property::always(S13, |_, s: &State| !s.ghost.false_alarm),
+        Property::always(S14, |_, s: &State| !(s.p_up && !s.p_fenced && s.s.mode == Mode::TakenOver)),
+        Property::always(S15, s15),
+        Property::always(S17, |_, s: &State| s.s.head <= s.ghost.applied_to),
+    ]
+}
+
+/// Liveness, note 6, as obligations.
+pub fn obligations() -> Vec<Obligation<JournalModel>> {
+    vec![
+        Obligation { name: L1, pending: l1 },
+        Obligation { name: L2, pending: l2 },
+        Obligation { name: L4, pending: l4 },
+    ]
+}
+
+/// Every property name, safety first, then liveness.
+pub fn names() -> Vec<&'static str> {
+    vec![S1, S2, S3, S4, S5, S6, S7, S8, S13, S14, S15, S17, L1, L2, L4]
+}
+
+/// The areas a property belongs to.
+pub fn tags(name: &str) -> &'static [&'static str] {
+    match name.split(' ').next().unwrap_or("") {
+        "S1" | "S8" | "S14" => &["failover"],
+        "S2" | "S5" | "S6" | "L2" => &["ring"],
+        "S3" | "S4" | "S7" | "S17" | "S15" | "L1" => &["apply"],
+        "S13" | "L4" => &["detection"],
+        _ => &[],
+    }
+}
+
+fn journaled(s: &State) -> impl Iterator<Item = &WriteRec> {
+    s.ghost.writes.iter().filter(|w| w.journal.is_some())
+}
+
+/// S1 (RPO 0): while I answers, every acknowledged journaled write is applied at S or the
+/// part of its journal from S's head on is intact on I; once P is down and S's drain is over,
+/// it is applied.
+fn s1(_: &JournalModel, s: &State) -> bool {
+    if !s.i_up {
+        return true;
+    }
+    let drained = !s.p_up && matches!(s.s.mode, Mode::Suspended | Mode::TakenOver);
+    journaled(s).filter(|w| w.acked).all(|w| State::applied(w) || (s.live_from(w, s.s.head) && !drained))
+}
+
+/// S3: S's volume is the image of a prefix of the journals in id order, the last of them
+/// perhaps in part (before the secondary host writes to it).
+fn s3(m: &JournalModel, s: &State) -> bool {
+    if s.s.mode == Mode::TakenOver {
+        return true;
+    }
+    let blocks = usize::from(m.config.volume_blocks);
+    let mut image = [0u8; super::config::MAX_BLOCKS];
+    if image[..blocks] == s.vol_s[..blocks] {
+        return true;
+    }
+    for w in journaled(s) {
+        for k in 0..w.blocks {
+            image[usize::from(w.addr + k)] = w.value;
+            if image[..blocks] == s.vol_s[..blocks] {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The end of the contiguous prefix of journals P wrote in full.
+fn complete_end(m: &JournalModel, s: &State) -> Pos {
+    let mut end = m.start().0;
+    for w in journaled(s) {
+        match w.journal {
+            Some((meta, pos)) if w.complete && pos == end => end = Pos(pos.0 + u32::from(meta.blocks)),
+            _ => break,
+        }
+    }
+    end
+}
+
+/// S5: 631 covers only journals P wrote in full.
+fn s5(m: &JournalModel, s: &State) -> bool {
+    s.c631.end() <= complete_end(m, s)
+}
+
+/// S6: while P is in PAIR, every journal from its head on has its update info.
+fn s6(_: &JournalModel, s: &State) -> bool {
+    if !s.p_up || s.p.pair != PairState::Pair {
+        return true;
+    }
+    journaled(s).all(|w| {
+        let (meta, pos) = w.journal.expect("journaled");
+        pos.0 + u32::from(meta.blocks) <= s.p.head.0 || s.p.updates.iter().any(|u| u.meta.id == meta.id)
+    })
+}
+
+/// S8: once P suspended, its bitmap marks every block of every write S does not have.
+fn s8(_: &JournalModel, s: &State) -> bool {
+    if !s.p_up || s.p.pair != PairState::Suspend {
+        return true;
+    }
+    s.ghost
+        .writes
+        .iter()
+        .filter(|w| !State::applied(w))
+        .all(|w| (w.addr..w.addr + w.blocks).all(|b| s.p.bitmap.marked(b.into())))
+}
+
+/// S15: successive journals' time stamps strictly increase.
+fn s15(_: &JournalModel, s: &State) -> bool {
+    let ts: Vec<_> = journaled(s).filter_map(|w| w.journal.map(|(m, _)| m.ts)).collect();
+    ts.windows(2).all(|w| w[0] < w[1])
+}
+
+/// L1: with no failure, an acknowledged write not yet applied at S.
+fn l1(_: &JournalModel, s: &State) -> bool {
+    !s.ghost.failed && journaled(s).any(|w| w.acked && !State::applied(w))
+}
+
+/// L2: with no failure, P in PAIR with writes to make and no room in the ring for a block.
+fn l2(m: &JournalModel, s: &State) -> bool {
+    !s.ghost.failed
+        && s.p_up
+        && !s.p_fenced
+        && s.p.pair == PairState::Pair
+        && s.ghost.writes.len() < usize::from(m.config.writes)
+        && s.p.free() < 1
+}
+
+/// L4: a side that should notice a failure has not yet.
+fn l4(_: &JournalModel, s: &State) -> bool {
+    let p_watching = s.p_up && !s.p_fenced && s.p.pair == PairState::Pair;
+    let s_watching = s.s_up && s.s.mode == Mode::Normal;
+    (!s.p_up && s.i_up && s_watching) || (!s.i_up && (p_watching || s_watching)) || (!s.s_up && p_watching)
+}

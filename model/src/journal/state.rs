@@ -1,0 +1,111 @@
+//! A state of the journal world: the roles P and S (the production structs), the
+//! intermediate I as a plain block store (the ring's units and the two control areas), the
+//! volumes, the timers' bounded-delay counters, the failures so far, and the ghost history of
+//! note 6 (what was written, acknowledged and applied).
+
+use super::config::{MAX_BLOCKS, MAX_QUEUE, MAX_WRITES};
+use rcopy::journal::{ControlInfo, JournalMeta, Owner, Pos, Primary, Secondary, UnitTag};
+use serde::{Deserialize, Serialize};
+
+/// P with the model's bounds: 4 journals in flight, 8 entries of update info.
+pub type ModelPrimary = Primary<4, 8>;
+
+/// A host write of the run (the ghost's record).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct WriteRec {
+    pub addr: u8,
+    pub blocks: u8,
+    /// The value its blocks hold (the journal's id, or 200 + n for a write never journaled).
+    pub value: u8,
+    /// Its journal, if P journaled it, and the journal's first unit.
+    pub journal: Option<(JournalMeta, Pos)>,
+    /// Every unit of its journal is on I.
+    pub complete: bool,
+    /// P told the host it is done.
+    pub acked: bool,
+    /// Data units S applied from it.
+    pub applied: u8,
+}
+
+/// The ghost history (note 6.0) and flags set by the step that broke a property.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct Ghost {
+    pub writes: heapless::Vec<WriteRec, MAX_WRITES>,
+    /// The end of what S applied, durably (the unit after the last one applied).
+    pub applied_to: Pos,
+    /// S2: P wrote over a unit S had not consumed.
+    pub overwrote: bool,
+    /// S4: S applied a unit that is not part of a journal P wrote in full.
+    pub garbage: bool,
+    /// S13: a side declared a live, heartbeating peer dead.
+    pub false_alarm: bool,
+    /// A crash or a failure struck (L1, L2 are promised only where none does).
+    pub failed: bool,
+    /// Secondary-host writes made.
+    pub secondary_writes: u8,
+}
+
+/// One state of the world.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub p: ModelPrimary,
+    pub s: Secondary,
+    /// The ring on I, one tag per unit (what a reader learns of it).
+    pub ring: heapless::Vec<UnitTag, MAX_QUEUE>,
+    /// Control info 631 and 632 on I.
+    pub c631: ControlInfo,
+    pub c632: ControlInfo,
+    /// Journals P is writing: id and units on I so far.
+    pub writing: heapless::Vec<(JournalMeta, Pos, u8), 4>,
+    /// S's buffer: where its last read started, and the (address, value) pairs to apply.
+    pub fetched_from: Pos,
+    pub to_apply: heapless::Vec<super::model::ApplyRec, MAX_QUEUE>,
+    pub vol_p: [u8; MAX_BLOCKS],
+    pub vol_s: [u8; MAX_BLOCKS],
+    pub p_up: bool,
+    pub s_up: bool,
+    pub i_up: bool,
+    /// The console blocked P (1104).
+    pub p_fenced: bool,
+    /// Bounded delay: P's timer firings since S's last poll, S's polls since P's last firing,
+    /// S's heartbeat firings since P's last reading, P's readings since S's last heartbeat.
+    pub p_fired: u8,
+    pub s_polled: u8,
+    pub s_beat: u8,
+    pub p_read: u8,
+    pub ghost: Ghost,
+}
+
+impl State {
+    /// The unit at logical position `pos`.
+    pub fn unit(&self, pos: Pos) -> UnitTag {
+        let q = self.ring.len() as u32;
+        self.ring.get(pos.slot(q.max(1)) as usize).copied().unwrap_or_default()
+    }
+
+    /// The units `[from, from + n)`, wrapping at the ring's end (note S17).
+    pub fn read(&self, from: Pos, n: u32) -> heapless::Vec<UnitTag, MAX_QUEUE> {
+        (0..n.min(MAX_QUEUE as u32)).map(|i| self.unit(Pos(from.0.saturating_add(i)))).collect()
+    }
+
+    /// Whether the units of `w`'s journal from position `from` on are on I, intact (the units
+    /// before `from` S has applied: a partial fetch may have taken them, and P may reuse their
+    /// place).
+    pub fn live_from(&self, w: &WriteRec, from: Pos) -> bool {
+        let Some((meta, pos)) = w.journal else { return false };
+        (0..u32::from(meta.blocks)).filter(|k| pos.0 + k >= from.0).all(|k| {
+            let u = self.unit(Pos(pos.0 + k));
+            u.intact && u.meta == meta && u32::from(u.serial) == k
+        })
+    }
+
+    /// Whether S applied every data unit of `w`'s journal.
+    pub fn applied(w: &WriteRec) -> bool {
+        w.journal.is_some() && w.applied >= w.blocks
+    }
+
+    /// The primary's control info as it starts: nothing published.
+    pub fn blank(owner: Owner, head: Pos) -> ControlInfo {
+        ControlInfo { owner, head, size: 0, heartbeat: 0 }
+    }
+}
