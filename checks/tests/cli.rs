@@ -37,25 +37,25 @@ fn rejects(args: &[&str], says: &str) {
 #[test]
 fn unknown_names_list_the_valid_ones() {
     rejects(&["check", "paxos"], "valid: ordering");
-    rejects(&["check", "--config", "huge"], "valid: single, fanin, grouped, tiny, standard, large");
-    rejects(&["check", "--variant", "sloppy"], "valid: faithful, hardened");
-    rejects(&["check", "--fault", "B99"], "B16");
-    rejects(&["check", "--fault", "B15"], "unknown fault `B15`");
-    rejects(&["check", "--mode", "fast"], "valid: default");
-    rejects(&["check", "--tier", "huge"], "valid: tiny, standard");
-    rejects(&["trace", "--config", "tiny", "--fault", "B1", "--property", "S99"], "unknown property");
-    rejects(&["trace", "--config", "tiny", "--fault", "B1", "--format", "png"], "valid: json, text, mermaid, dot");
+    rejects(&["check", "ordering", "--config", "huge"], "valid: single, fanin, grouped, tiny, standard, large");
+    rejects(&["check", "ordering", "--variant", "sloppy"], "valid: faithful, hardened");
+    rejects(&["check", "ordering", "--fault", "B99"], "B16");
+    rejects(&["check", "ordering", "--fault", "B15"], "unknown fault `B15`");
+    rejects(&["check", "ordering", "--mode", "fast"], "valid: default");
+    rejects(&["check", "ordering", "--tier", "huge"], "valid: tiny, standard");
+    rejects(&["trace", "ordering", "--config", "tiny", "--fault", "B1", "--property", "S99"], "unknown property");
+    rejects(&["trace", "ordering", "--config", "tiny", "--fault", "B1", "--format", "png"], "valid: json, text, mermaid, dot");
 }
 
 #[test]
 fn nonsensical_options_are_refused() {
-    rejects(&["check", "--threads", "0"], "--threads must be at least 1");
-    rejects(&["check", "--strategy", "bfs", "--seed", "3"], "--seed applies only");
-    rejects(&["check", "--strategy", "magic"], "unknown strategy");
-    rejects(&["check", "--fault", "B1", "--fault", "b1"], "given twice");
-    rejects(&["check", "--timeout", "0"], "must be positive");
-    rejects(&["trace", "--config", "tiny"], "choose one");
-    rejects(&["check", "--threads", "lots"], "invalid value");
+    rejects(&["check", "ordering", "--threads", "0"], "--threads must be at least 1");
+    rejects(&["check", "ordering", "--strategy", "bfs", "--seed", "3"], "--seed applies only");
+    rejects(&["check", "ordering", "--strategy", "magic"], "unknown strategy");
+    rejects(&["check", "ordering", "--fault", "B1", "--fault", "b1"], "given twice");
+    rejects(&["check", "ordering", "--timeout", "0"], "must be positive");
+    rejects(&["trace", "ordering", "--config", "tiny"], "choose one");
+    rejects(&["check", "ordering", "--threads", "lots"], "invalid value");
     rejects(&["frobnicate"], "unrecognized subcommand");
 }
 
@@ -79,7 +79,7 @@ fn bad_trace_files_are_refused() {
 
 #[test]
 fn a_seeded_fault_check_passes_when_its_counterexample_is_found() {
-    let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B8", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "tiny", "--fault", "B8", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("ordering/tiny/hardened/default+B8"), "{t}");
@@ -89,7 +89,7 @@ fn a_seeded_fault_check_passes_when_its_counterexample_is_found() {
 
 #[test]
 fn an_ad_hoc_check_reports_without_judging() {
-    let o = rcopy_check(&["check", "--config", "single", "--variant", "hardened", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "single", "--variant", "hardened", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("no expect"), "{t}");
@@ -100,7 +100,7 @@ fn an_ad_hoc_check_reports_without_judging() {
 fn a_trace_written_by_the_cli_replays_and_renders() {
     let file = tmp("b1.json");
     let f = file.to_str().unwrap();
-    let o = rcopy_check(&["trace", "--config", "tiny", "--fault", "B1", "-o", f]);
+    let o = rcopy_check(&["trace", "ordering", "--config", "tiny", "--fault", "B1", "-o", f]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = rcopy_check(&["replay", f]);
     let t = text(&o);
@@ -141,18 +141,19 @@ fn list_names_every_fault_and_property() {
 /// stopped, and it exits 1 because nothing beyond what it found is established.
 #[test]
 fn a_bounded_run_never_says_holds() {
-    let o = rcopy_check(&["check", "--config", "large", "--max-states", "200000", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "large", "--max-states", "200000", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("STOPPED: states") && t.contains("unknown S1"), "{t}");
     assert!(!t.contains("holds S"), "{t}");
-    let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B1", "--max-states", "5000", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "tiny", "--fault", "B1", "--max-states", "5000", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("unknown S4") && !t.contains("holds S"), "{t}");
     assert!(t.contains("expected violated, got unknown"), "{t}");
     let o = rcopy_check(&[
         "check",
+        "ordering",
         "--config",
         "tiny",
         "--variant",
@@ -173,16 +174,16 @@ fn a_bounded_run_never_says_holds() {
 #[test]
 fn time_and_memory_bounds_hold() {
     let start = Instant::now();
-    let o = rcopy_check(&["check", "--config", "large", "--timeout", "2", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "large", "--timeout", "2", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("STOPPED: time"), "{t}");
     assert!(start.elapsed() < Duration::from_secs(60), "a 2 s time bound took {:?}", start.elapsed());
-    let o = rcopy_check(&["check", "--config", "large", "--max-memory", "64", "--threads", "2", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "large", "--max-memory", "64", "--threads", "2", "-q"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("STOPPED: memory"), "{t}");
-    let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B8", "--timeout", "18446744073709551615", "-q"]);
+    let o = rcopy_check(&["check", "ordering", "--config", "tiny", "--fault", "B8", "--timeout", "18446744073709551615", "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
@@ -190,7 +191,7 @@ fn time_and_memory_bounds_hold() {
 #[test]
 fn ctrl_c_ends_a_run_with_the_verdicts_so_far() {
     let child = Command::new(env!("CARGO_BIN_EXE_rcopy-check"))
-        .args(["check", "--config", "large", "-q"])
+        .args(["check", "ordering", "--config", "large", "-q"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -224,7 +225,7 @@ fn output_that_cannot_be_written_is_an_error_not_a_panic() {
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("cannot write to standard output") && !err.contains("panicked"), "{err}");
     if std::path::Path::new("/dev/full").exists() {
-        for args in [&["list"][..], &["check", "--config", "tiny", "--fault", "B8", "-q"][..]] {
+        for args in [&["list"][..], &["check", "ordering", "--config", "tiny", "--fault", "B8", "-q"][..]] {
             let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
             let o = Command::new(env!("CARGO_BIN_EXE_rcopy-check")).args(args).stdout(full).output().unwrap();
             let t = text(&o);
@@ -240,7 +241,7 @@ fn explore_stops_at_its_time_bound() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free.local_addr().unwrap().port().to_string();
     drop(free);
-    let o = rcopy_check(&["explore", "--config", "tiny", "--fault", "B1", "--port", &port, "--timeout", "1"]);
+    let o = rcopy_check(&["explore", "ordering", "--config", "tiny", "--fault", "B1", "--port", &port, "--timeout", "1"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("Explorer for ordering/tiny/hardened/default+B1") && t.contains("time bound passed"), "{t}");
@@ -250,7 +251,7 @@ fn explore_stops_at_its_time_bound() {
 fn explore_on_a_port_in_use_is_refused() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
-    rejects(&["explore", "--config", "tiny", "--fault", "B1", "--port", &port], "cannot serve the Explorer");
+    rejects(&["explore", "ordering", "--config", "tiny", "--fault", "B1", "--port", &port], "cannot serve the Explorer");
 }
 
 /// `trace -o` to a path that cannot be written fails before the search (this search, for a
@@ -260,7 +261,7 @@ fn trace_to_an_unwritable_file_fails_before_searching() {
     let start = Instant::now();
     let out = unwritable("x.json");
     rejects(
-        &["trace", "--config", "large", "--variant", "hardened", "--fault", "none", "--property", "S1", "-o", &out],
+        &["trace", "ordering", "--config", "large", "--variant", "hardened", "--fault", "none", "--property", "S1", "-o", &out],
         &format!("cannot write {out}"),
     );
     assert!(start.elapsed() < Duration::from_secs(30));
@@ -338,7 +339,7 @@ fn dot_output_renders_as_intended() {
 #[test]
 fn json_and_trace_files_for_ci() {
     let dir = tmp("traces-out");
-    let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B3", "--json", "--traces", dir.to_str().unwrap()]);
+    let o = rcopy_check(&["check", "ordering", "--config", "tiny", "--fault", "B3", "--json", "--traces", dir.to_str().unwrap()]);
     let t = String::from_utf8_lossy(&o.stdout).to_string();
     assert_eq!(o.status.code(), Some(0), "{t}");
     let v: serde_json::Value = serde_json::from_str(&t).expect("--json prints JSON");
@@ -349,7 +350,7 @@ fn json_and_trace_files_for_ci() {
     let file = c["properties"].as_array().unwrap().iter().find_map(|p| p["trace_file"].as_str()).expect("a trace file");
     let o = rcopy_check(&["replay", file]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let o = rcopy_check(&["check", "--config", "tiny", "--fault", "B3", "-q", "--traces", dir.to_str().unwrap()]);
+    let o = rcopy_check(&["check", "ordering", "--config", "tiny", "--fault", "B3", "-q", "--traces", dir.to_str().unwrap()]);
     let t = text(&o);
     assert!(t.contains("traces in ") && t.contains("S4.json") && t.contains("(5 steps)"), "{t}");
 }
@@ -357,7 +358,7 @@ fn json_and_trace_files_for_ci() {
 /// `--fault none` selects a variant's plain check; a config file and `--set` tune the world.
 #[test]
 fn plain_checks_config_files_and_overrides() {
-    let o = rcopy_check(&["trace", "--config", "tiny", "--variant", "faithful", "--fault", "none", "--format", "text"]);
+    let o = rcopy_check(&["trace", "ordering", "--config", "tiny", "--variant", "faithful", "--fault", "none", "--format", "text"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("L1 every write destaged"), "{t}");
@@ -387,10 +388,10 @@ fn plain_checks_config_files_and_overrides() {
     ]);
     let t = text(&o);
     assert!(t.contains("world{writes=2,loss=1}") && t.contains("VIOLATED L1"), "{t}");
-    rejects(&["check", "--config", "tiny", "--set", "wrtes=4"], "unknown key `wrtes` (valid: about, pairs");
-    rejects(&["check", "--config", "tiny", "--set", "writes=99"], "writes: at most 32");
+    rejects(&["check", "ordering", "--config", "tiny", "--set", "wrtes=4"], "unknown key `wrtes` (valid: about, pairs");
+    rejects(&["check", "ordering", "--config", "tiny", "--set", "writes=99"], "writes: at most 32");
     std::fs::write(&file, "writes = 2\nbogus = 1\n").unwrap();
-    rejects(&["check", "--config", f], "line 2");
+    rejects(&["check", "ordering", "--config", f], "line 2");
 }
 
 /// Review findings, each a test: a stopped run lists no `sometimes` property as unwitnessed in
@@ -400,6 +401,7 @@ fn plain_checks_config_files_and_overrides() {
 fn stopped_runs_and_oversized_worlds() {
     let o = rcopy_check(&[
         "check",
+        "ordering",
         "--config",
         "tiny",
         "--variant",
@@ -414,9 +416,9 @@ fn stopped_runs_and_oversized_worlds() {
     assert_eq!(v["checks"][0]["ended"], "state-bound");
     assert_eq!(v["checks"][0]["unwitnessed"], serde_json::json!([]), "{v}");
     rejects(
-        &["check", "--config", "tiny", "--set", "script=[]", "--set", "positions=4000000000"],
+        &["check", "ordering", "--config", "tiny", "--set", "script=[]", "--set", "positions=4000000000"],
         "positions: from 1 to 64",
     );
     let dir = unwritable("traces");
-    rejects(&["check", "--config", "large", "--fault", "none", "--traces", &dir], &format!("cannot write {dir}"));
+    rejects(&["check", "ordering", "--config", "large", "--fault", "none", "--traces", &dir], &format!("cannot write {dir}"));
 }
