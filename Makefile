@@ -25,9 +25,11 @@ unit:
 docs:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
 
-## loom: the shared stamp-and-enqueue structure under every interleaving (and B9 caught).
+## loom: the structures threads share under every interleaving: ordering's stamp-and-enqueue
+## (B9 caught) and journal's in-order acknowledgement (B3 caught).
 loom:
 	$(LOOM_ENV) $(CARGO) test -p rcopy --features faults --release --test loom_ordering
+	$(LOOM_ENV) $(CARGO) test -p rcopy --features faults --release --test loom_journal
 
 ## Regenerate the reviewed counterexample traces under traces/, then read the diff.
 traces:

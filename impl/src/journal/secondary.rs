@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct SecondaryConfig {
     pub geometry: Geometry,
-    /// The fetch buffer, in units ([0128]: 10 MB).
+    /// The fetch buffer, in units (\[0128\]: 10 MB).
     pub buffer_units: u32,
     /// Consecutive unchanged readings of 631 that declare P dead (1202).
     pub threshold: u8,

@@ -15,20 +15,22 @@
 //!
 //! A host thread whose own id is not in the [`Acks`] its `complete` returned tells its host
 //! only once [`wait_acked`](SharedPrimary::wait_acked) returns: a lower journal was still in
-//! flight, and the thread that completes it acknowledges the whole prefix.
+//! flight, and the thread that completes it acknowledges the whole prefix. Waiters block on a
+//! condition variable that every critical section advancing the acknowledged prefix (or
+//! suspending the pair) notifies.
 //!
-//! Everything is written against the [`crate::sync`] facade, so under `--cfg loom` the lock and
-//! atomics are loom's, and loom checks this structure exactly as it is compiled
-//! (`impl/tests/loom_journal.rs`).
+//! Everything is written against the [`crate::sync`] facade (and its loom or std condition
+//! variable), so under `--cfg loom` the lock, condition variable and clock are loom's, and loom
+//! checks this structure exactly as it is compiled (`impl/tests/loom_journal.rs`).
 
 use super::primary::{Acks, ControlStep, Failure, Primary, Refused, Written};
 use super::types::{ControlInfo, PairState, Pos, ReqId, Ts};
 use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 
 #[cfg(loom)]
-use loom::thread::yield_now;
+use loom::sync::Condvar;
 #[cfg(not(loom))]
-use std::thread::yield_now;
+use std::sync::Condvar;
 
 /// P's time base for journal time stamps 705: strictly increasing readings.
 #[derive(Debug, Default)]
@@ -58,34 +60,39 @@ pub enum Acked {
     Suspended,
 }
 
-/// The bit of the progress word that says the pair is suspended; the low 32 bits are the id
-/// acknowledged through.
-const SUSPENDED: u64 = 1 << 32;
-
 /// A [`Primary`] shared by host threads (and P's control-info loop).
 #[derive(Debug)]
 pub struct SharedPrimary<const INFLIGHT: usize = 64, const UPDATES: usize = 4096> {
     primary: Mutex<Primary<INFLIGHT, UPDATES>>,
+    /// Notified when the acknowledged prefix advances or the pair suspends.
+    progress: Condvar,
     clock: Clock,
-    /// A lock-free mirror of P's acknowledgement progress, written only under the lock (so it
-    /// never goes backwards): the id acknowledged through, plus the suspended bit.
-    progress: AtomicU64,
 }
+
+type Guard<'a, const INFLIGHT: usize, const UPDATES: usize> = MutexGuard<'a, Primary<INFLIGHT, UPDATES>>;
 
 impl<const INFLIGHT: usize, const UPDATES: usize> SharedPrimary<INFLIGHT, UPDATES> {
     /// Share `primary`, stamping journals from `clock`.
     pub fn new(primary: Primary<INFLIGHT, UPDATES>, clock: Clock) -> Self {
-        let progress = AtomicU64::new(progress_of(&primary));
-        SharedPrimary { primary: Mutex::new(primary), clock, progress }
+        SharedPrimary { primary: Mutex::new(primary), progress: Condvar::new(), clock }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Primary<INFLIGHT, UPDATES>> {
+    fn lock(&self) -> Guard<'_, INFLIGHT, UPDATES> {
         self.primary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Mirror P's progress; called at the end of every critical section that may change it.
-    fn publish(&self, p: &Primary<INFLIGHT, UPDATES>) {
-        self.progress.store(progress_of(p), Ordering::SeqCst);
+    /// Run `f` on P under the lock; wake the waiters if it advanced the acknowledged prefix
+    /// or suspended the pair.
+    fn update<R>(&self, f: impl FnOnce(&mut Primary<INFLIGHT, UPDATES>) -> R) -> R {
+        let mut p = self.lock();
+        let before = progress_of(&p);
+        let out = f(&mut p);
+        let advanced = progress_of(&p) != before;
+        drop(p);
+        if advanced {
+            self.progress.notify_all();
+        }
+        out
     }
 
     /// Fig. 9 for a host write of `blocks` blocks at `addr` of a remote-copied `volume` (902 is
@@ -94,67 +101,55 @@ impl<const INFLIGHT: usize, const UPDATES: usize> SharedPrimary<INFLIGHT, UPDATE
     /// are taken. On [`Written::Journal`] the caller writes the journal's units to the
     /// intermediate, unlocked, then calls [`complete`](Self::complete).
     pub fn reserve(&self, volume: u16, addr: u32, blocks: u16) -> Result<Written, Refused> {
-        let mut p = self.lock();
-        let now = self.clock.tick();
-        let written = p.host_write(volume, addr, blocks, true, now);
-        self.publish(&p);
-        written
+        self.update(|p| p.host_write(volume, addr, blocks, true, self.clock.tick()))
     }
 
     /// The intermediate answered GOOD for every unit of journal `id`. Returns the host writes
     /// to acknowledge now (the contiguous prefix of completed journals, in id order), or `None`
     /// when a lower journal is still being written. Writes in the returned range that are not
-    /// the caller's belong to threads waiting in [`wait_acked`](Self::wait_acked), which see
-    /// them acknowledged once this returns.
+    /// the caller's belong to threads waiting in [`wait_acked`](Self::wait_acked), which this
+    /// wakes.
     pub fn complete(&self, id: ReqId) -> Option<Acks> {
-        let mut p = self.lock();
-        let acks = p.journal_written(id);
-        self.publish(&p);
-        acks
+        self.update(|p| p.journal_written(id))
     }
 
-    /// Every host write with an id at or below this one is acknowledged (0: none yet). Lock-free.
+    /// Every host write with an id at or below this one is acknowledged (0: none yet).
     pub fn acked_through(&self) -> ReqId {
-        ReqId(self.progress.load(Ordering::SeqCst) as u32)
+        acked_through(&self.lock())
     }
 
-    /// Wait, spinning and yielding, until write `id` is acknowledged in order or the pair is
-    /// suspended. A thread whose `complete` returned [`Acks`] containing `id` need not wait.
-    /// It waits only on other threads' `complete` (or on [`fail`](Self::fail)): a journal
-    /// whose write fails must be reported through `fail`, or waiters behind it never return.
+    /// Block until write `id` is acknowledged in order or the pair is suspended. A thread whose
+    /// `complete` returned [`Acks`] containing `id` need not wait. It waits only on other
+    /// threads' `complete` (or on [`fail`](Self::fail)): a journal whose write fails must be
+    /// reported through `fail`, or waiters behind it never return.
     pub fn wait_acked(&self, id: ReqId) -> Acked {
+        let mut p = self.lock();
         loop {
-            let progress = self.progress.load(Ordering::SeqCst);
-            if ReqId(progress as u32) >= id {
+            if acked_through(&p) >= id {
                 return Acked::InOrder;
             }
-            if progress & SUSPENDED != 0 {
+            if p.pair == PairState::Suspend {
                 return Acked::Suspended;
             }
-            yield_now();
+            p = self.progress.wait(p).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
 
-    /// The end of the region P publishes (631): the end of the contiguous prefix of completed
-    /// journals.
+    /// The end of the region P publishes (631): `done`, the end of the contiguous prefix of
+    /// completed journals (seeded faults B6 and B16 make P publish something else).
     pub fn published_end(&self) -> Pos {
         self.lock().done
     }
 
     /// Fig. 10, one round of P's control-info loop, on the shared state.
     pub fn control(&self, read: Option<ControlInfo>) -> ControlStep {
-        let mut p = self.lock();
-        let step = p.control(read);
-        self.publish(&p);
-        step
+        self.update(|p| p.control(read))
     }
 
     /// Fig. 11: failure processing (for instance the intermediate failed a journal write).
     /// Waiters in [`wait_acked`](Self::wait_acked) return [`Acked::Suspended`].
     pub fn fail(&self, why: Failure) {
-        let mut p = self.lock();
-        p.fail(why);
-        self.publish(&p);
+        self.update(|p| p.fail(why))
     }
 
     /// A copy of P's state, for inspection.
@@ -163,13 +158,16 @@ impl<const INFLIGHT: usize, const UPDATES: usize> SharedPrimary<INFLIGHT, UPDATE
     }
 }
 
-/// The progress word of `p`: every id below the oldest journal whose host is not yet told is
-/// acknowledged (journals are in flight in id order), plus the suspended bit.
-fn progress_of<const INFLIGHT: usize, const UPDATES: usize>(p: &Primary<INFLIGHT, UPDATES>) -> u64 {
+/// Every id below the oldest journal whose host is not yet told is acknowledged (journals are
+/// in flight in id order; with fault B3 a later one may be told first, and does not count).
+fn acked_through<const INFLIGHT: usize, const UPDATES: usize>(p: &Primary<INFLIGHT, UPDATES>) -> ReqId {
     let first_unacked = p.inflight.iter().find(|j| !j.acked).map_or(p.next_id, |j| j.meta.id);
-    let through = u64::from(first_unacked.0.saturating_sub(1));
-    let suspended = if p.pair == PairState::Suspend { SUSPENDED } else { 0 };
-    through | suspended
+    ReqId(first_unacked.0.saturating_sub(1))
+}
+
+/// What waiters wait for: the acknowledged prefix and whether the pair is suspended.
+fn progress_of<const INFLIGHT: usize, const UPDATES: usize>(p: &Primary<INFLIGHT, UPDATES>) -> (ReqId, bool) {
+    (acked_through(p), p.pair == PairState::Suspend)
 }
 
 #[cfg(all(test, not(loom)))]
