@@ -30,7 +30,7 @@ pub struct Config {
     pub write_blocks: u8,
     /// Journals P may have in flight to I at once (1 to 4).
     pub inflight: u8,
-    /// S's fetch buffer, in units (1 or more; fewer than a journal cuts it: [0129]).
+    /// S's fetch buffer, in units (1 or more; fewer than a journal cuts it: \[0129\]).
     pub buffer_units: u32,
     /// Unchanged heartbeat readings that declare the peer dead (1 to 8).
     pub threshold: u8,

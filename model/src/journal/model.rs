@@ -1,5 +1,5 @@
 //! The journal world as a stateright model: the actions of note section 7 and what each feeds
-//! P and S (through [`feed`](super::dispatch::feed)), the world's bookkeeping on their answers,
+//! P and S (through [`super::dispatch::feed`]), the world's bookkeeping on their answers,
 //! and the fairness classes.
 
 use super::config::{Config, MAX_QUEUE};
