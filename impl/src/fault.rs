@@ -57,3 +57,68 @@ impl FaultSet {
         self.0 == 0
     }
 }
+
+/// A protocol's list of seeded faults, as generic code (the engine's registration helpers)
+/// sees it. [`seeded_faults!`] implements it.
+pub trait SeededFault: Copy + 'static {
+    /// Every fault of the list, in number order.
+    fn all() -> &'static [Self];
+    /// Its name, e.g. `B7`.
+    fn name(self) -> &'static str;
+    /// Its bit in a [`FaultSet`].
+    fn number(self) -> u32;
+}
+
+/// A protocol's seeded faults: the enum, each variant with its doc comment and number, and
+/// the methods every protocol's fault list has (`ALL`, `name`, `from_name`, `on`, `in_set`).
+/// The name is the variant's identifier (`B7`), matched case-insensitively by `from_name`.
+#[macro_export]
+macro_rules! seeded_faults {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$doc:meta])* $variant:ident = $n:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$doc])* $variant = $n,)+
+        }
+
+        impl $name {
+            /// Every fault of the list, in number order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant),)+
+                }
+            }
+
+            pub fn from_name(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|f| f.name().eq_ignore_ascii_case(name))
+            }
+
+            /// The fault point: is this fault on in `set`?
+            #[inline(always)]
+            pub fn on(self, set: $crate::fault::FaultSet) -> bool {
+                set.on(self as u32)
+            }
+
+            /// The faults of `set` that are of this list.
+            pub fn in_set(set: $crate::fault::FaultSet) -> Vec<$name> {
+                $name::ALL.iter().copied().filter(|f| set.bits().any(|b| b == *f as u32)).collect()
+            }
+        }
+
+        impl $crate::fault::SeededFault for $name {
+            fn all() -> &'static [$name] {
+                $name::ALL
+            }
+
+            fn name(self) -> &'static str {
+                $name::name(self)
+            }
+
+            fn number(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}

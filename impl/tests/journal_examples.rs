@@ -636,14 +636,16 @@ fn drain_scenario(variant: Variant, after: AfterData6, caught_up: bool) -> (Worl
 }
 
 /// The runtime's drain loop: read each window S asks for, copy, confirm, until S takes nothing
-/// (or has no window left); then 1308/1309. Returns the windows read.
+/// (S then ends the drain itself: 1308/1309) or has no window left (the runtime ends it).
+/// Returns the windows read.
 fn run_drain(w: &mut World) -> Vec<(u32, u32, u32)> {
     let mut windows = Vec::new();
     while let Some((from, units)) = w.s.drain_window() {
         let (taken, _) = w.s_read(from, units);
         windows.push((from.0, units, taken));
         if taken == 0 {
-            break;
+            assert_eq!(w.s.mode, Mode::Suspended, "a read that takes nothing ends the drain");
+            return windows;
         }
         w.s_applied();
     }
@@ -945,4 +947,126 @@ fn takeover_faithful_is_not_gated() {
     let mut w = World::new(Setup::plain(Variant::Faithful, 8));
     assert_eq!(w.s.take_over(true), Err(Declined::NotSuspended));
     assert_eq!(w.s.host_write(5, 2), Err(Declined::NotWritable));
+}
+
+// =============================================================================================
+// 9. Resync (Fig. 14, [0143]-[0154]; S9, S10, S12, L5)
+// =============================================================================================
+
+fn side(bits: u64, start: u32) -> Side {
+    Side { bitmap: Some(Bitmap { bits, start_id: ReqId(start), start_ts: Ts(10 * start) }), lost_data: false }
+}
+
+/// Run a resync's copy to the end, returning the regions in the order copied.
+fn copy_all(r: &mut Resync) -> Vec<u32> {
+    let mut copied = Vec::new();
+    while let Some(region) = r.next() {
+        r.copied(region);
+        copied.push(region);
+        assert!(copied.len() <= 64, "the copy does not terminate");
+    }
+    assert!(r.done());
+    copied
+}
+
+/// The Fig. 6 state, I fails after P's round (626 = Data3): P's bitmap starts at Data3 and marks
+/// Data3..Data6 (blocks 12, 16, 20, 24); S applied Data1-Data2, so its bitmap starts at Data3,
+/// and its secondary host then wrote block 40. 1403 passes (3 <= 3). In either direction, 1408
+/// or 1411 makes the OR of both bitmaps, so the copy covers Data3..Data6 and block 40.
+#[test]
+fn resync_after_fig6_ors_both_bitmaps() {
+    let (mut w, d) = fig6_state(Variant::Hardened);
+    w.p_round();
+    w.p.fail(Failure::Io);
+    let p = Side { bitmap: Some(w.p.bitmap), lost_data: false };
+    assert_eq!(p.bitmap.unwrap().start_id, d[2].meta.id);
+    let s = side(bits(&[40]), 3);
+    for direction in [Direction::PrimaryToSecondary, Direction::SecondaryToPrimary] {
+        let plan = resync::plan(&p, &s, direction, Variant::Hardened, NONE);
+        let Plan::Resync { bitmap, .. } = plan else { panic!("1403 passes, yet {plan:?}") };
+        assert_eq!(bitmap.bits, bits(&[12, 16, 20, 24, 40]));
+        assert_eq!(bitmap.start_id, ReqId(3));
+        let mut r = Resync::start(&plan, 64, 1, NONE);
+        assert_eq!(r.direction, direction);
+        assert_eq!(copy_all(&mut r), vec![12, 16, 20, 24, 40]);
+    }
+}
+
+/// [0146]-[0147]: P's bitmap starts only after Data6 (the "logical fault" of the text) while S
+/// lacks Data3 onwards: 1403 finds the inconsistency and the plan is an initial copy of every
+/// region (1414 / 1413). With P's start at Data1 or at the tight bound Data3 it passes.
+#[test]
+fn resync_1403_refuses_a_bitmap_that_starts_too_late() {
+    let s = side(0, 3);
+    let late = side(0, 7);
+    for direction in [Direction::PrimaryToSecondary, Direction::SecondaryToPrimary] {
+        let plan = resync::plan(&late, &s, direction, Variant::Faithful, NONE);
+        assert_eq!(plan, Plan::InitialCopy { direction, why: Why::Inconsistent { p_start: ReqId(7), s_start: ReqId(3) } });
+        let mut r = Resync::start(&plan, 4, 1, NONE);
+        assert_eq!(copy_all(&mut r), vec![0, 1, 2, 3], "an initial copy copies every region");
+        for start in [1, 3] {
+            assert!(matches!(resync::plan(&side(0b1, start), &s, direction, Variant::Faithful, NONE), Plan::Resync { .. }));
+        }
+    }
+}
+
+/// 1406: a side that lost data (or its bitmap) gets an initial copy, whatever the bitmaps say.
+#[test]
+fn resync_lost_data_means_an_initial_copy() {
+    let s = side(0b10, 3);
+    let mut lost = side(0b1, 1);
+    lost.lost_data = true;
+    let plan = resync::plan(&lost, &s, Direction::SecondaryToPrimary, Variant::Hardened, NONE);
+    assert_eq!(plan, Plan::InitialCopy { direction: Direction::SecondaryToPrimary, why: Why::LostData });
+    let forgot = Side { bitmap: None, lost_data: false };
+    let plan = resync::plan(&side(0b1, 1), &forgot, Direction::PrimaryToSecondary, Variant::Hardened, NONE);
+    assert_eq!(plan, Plan::InitialCopy { direction: Direction::PrimaryToSecondary, why: Why::NoBitmap });
+}
+
+/// 1410: a host write during the resync is mirrored (it never dirties a region again), so the
+/// copy ends after exactly the planned regions (L5).
+#[test]
+fn resync_host_writes_are_mirrored() {
+    let plan = resync::plan(&side(0b101, 1), &side(0b10, 2), Direction::PrimaryToSecondary, Variant::Hardened, NONE);
+    let mut r = Resync::start(&plan, 8, 1, NONE);
+    assert_eq!(r.next(), Some(0));
+    r.copied(0);
+    assert_eq!(r.host_write(0, 1), DuringResync::Mirror);
+    assert_eq!(r.host_write(5, 2), DuringResync::Mirror);
+    assert_eq!(copy_all(&mut r), vec![1, 2]);
+}
+
+/// P's restart (note S12): the hardened P keeps update info 108 on disk, so a write stored on
+/// its volume whose journal the crash cut is in its bitmap; the text's P keeps 108 in memory and
+/// restarts with an empty bitmap that starts after every journal it issued, which 1403 then
+/// refuses against an S that lacks one.
+#[test]
+fn restart_bitmap_hardened_and_faithful() {
+    for variant in VARIANTS {
+        let mut w = World::new(Setup::plain(variant, 8));
+        w.s_heartbeat();
+        let d1 = w.write(4, 1);
+        let d2 = w.reserve(8, 2);
+        assert_eq!((d1.meta.id, d2.meta.id), (ReqId(1), ReqId(2)));
+        w.p.restart();
+        assert_eq!(w.p.pair, PairState::Suspend);
+        assert!(w.p.inflight.is_empty());
+        let s = side(0, 1);
+        match variant {
+            Variant::Hardened => {
+                assert_eq!(w.p.bitmap.bits, bits(&[4, 8, 9]));
+                assert_eq!(w.p.bitmap.start_id, ReqId(1));
+                let p = Side { bitmap: Some(w.p.bitmap), lost_data: false };
+                let plan = resync::plan(&p, &s, Direction::SecondaryToPrimary, variant, NONE);
+                assert!(matches!(plan, Plan::Resync { bitmap, .. } if bitmap.bits == bits(&[4, 8, 9])));
+            }
+            Variant::Faithful => {
+                assert_eq!(w.p.bitmap, Bitmap { bits: 0, start_id: ReqId(3), start_ts: d2.meta.ts });
+                assert!(w.p.updates.is_empty());
+                let p = Side { bitmap: Some(w.p.bitmap), lost_data: false };
+                let plan = resync::plan(&p, &s, Direction::SecondaryToPrimary, variant, NONE);
+                assert!(matches!(plan, Plan::InitialCopy { why: Why::Inconsistent { .. }, .. }));
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! The engine knows protocols only through this trait and the one list in
 //! `rcopy-checks/src/protocols.rs` that registers them.
 
+use rcopy::fault::{FaultSet, SeededFault};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use stateright::Model;
@@ -250,6 +251,80 @@ impl Check {
     /// The expectation of `property`, if judged.
     pub fn expects(&self, property: &str) -> Option<Expect> {
         self.expect.iter().find(|(p, _)| p == property).map(|(_, e)| *e)
+    }
+}
+
+impl Check {
+    /// A registered check of `protocol` with the faults `faults` switched on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn registered(
+        protocol: &str,
+        config: &str,
+        variant: &str,
+        faults: &[&str],
+        mode: &str,
+        expect: Vec<(String, Expect)>,
+        why: &str,
+    ) -> Check {
+        Check {
+            protocol: protocol.into(),
+            config: config.into(),
+            sets: Vec::new(),
+            variant: variant.into(),
+            faults: faults.iter().map(|f| f.to_string()).collect(),
+            mode: mode.into(),
+            expect,
+            why: why.into(),
+        }
+    }
+}
+
+/// The faults named in `names`, as one set of a protocol's list `F`; an unknown name is an
+/// error that lists the valid ones.
+pub fn fault_set<F: SeededFault>(names: &[String]) -> Result<FaultSet, String> {
+    let mut set = FaultSet::NONE;
+    for n in names {
+        let fault = F::all().iter().copied().find(|f| f.name().eq_ignore_ascii_case(n)).ok_or_else(|| {
+            let valid: Vec<&str> = F::all().iter().map(|f| f.name()).collect();
+            format!("unknown fault `{n}` (valid: {})", valid.join(", "))
+        })?;
+        set = set.with(fault.number()).map_err(|e| e.to_string())?;
+    }
+    Ok(set)
+}
+
+/// A protocol's fault list `F` for `rcopy-check list`, with what each must break and why.
+pub fn fault_infos<F: SeededFault>(targets: impl Fn(F) -> (&'static [&'static str], &'static str)) -> Vec<FaultInfo> {
+    F::all()
+        .iter()
+        .map(|&f| {
+            let (breaks, why) = targets(f);
+            FaultInfo { name: f.name(), why, breaks }
+        })
+        .collect()
+}
+
+/// A protocol's properties for `rcopy-check list`: its `always` properties, then its
+/// obligations (liveness), each with its tags.
+pub fn property_infos<M: Model>(
+    always: Vec<stateright::Property<M>>,
+    obligations: Vec<Obligation<M>>,
+    tags: impl Fn(&str) -> &'static [&'static str],
+) -> Vec<PropertyInfo> {
+    let mut v: Vec<PropertyInfo> = always
+        .into_iter()
+        .map(|p| PropertyInfo { name: p.name, kind: Kind::of(&p.expectation), tags: tags(p.name) })
+        .collect();
+    v.extend(obligations.into_iter().map(|o| PropertyInfo { name: o.name, kind: Kind::Liveness, tags: tags(o.name) }));
+    v
+}
+
+/// `mode` if it is one of `valid`, else an error naming them.
+pub fn known_mode(mode: &str, valid: &[&str]) -> Result<(), String> {
+    if valid.contains(&mode) {
+        Ok(())
+    } else {
+        Err(format!("unknown mode `{mode}` (valid: {})", valid.join(", ")))
     }
 }
 

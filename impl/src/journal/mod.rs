@@ -5,10 +5,12 @@ mod types;
 pub use types::{Bitmap, ControlInfo, Geometry, JournalMeta, Owner, PairState, Pos, ReqId, Ts, UnitTag, Variant};
 mod fault;
 mod primary;
+pub mod resync;
 mod secondary;
 pub mod shared;
 
 pub use fault::Fault;
 pub use primary::{Acks, ControlStep, Failure, FullPolicy, Inflight, Primary, PrimaryConfig, Refused, Reserved, UpdateInfo, Written};
+pub use resync::{Direction, DuringResync, Plan, Resync, Side, Why};
 pub use secondary::{Apply, Declined, Current, Fetched, Mode, Pending, Poll, Secondary, SecondaryConfig};
 pub use types::Detector;

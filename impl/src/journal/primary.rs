@@ -128,6 +128,8 @@ pub enum Failure {
     Io,
     /// The ring was full and the policy is to suspend (912(b)).
     QueueFull,
+    /// P itself crashed and restarted ([`Primary::restart`]).
+    Restart,
 }
 
 /// P, with at most `INFLIGHT` journals in flight and `UPDATES` entries of update info 108.
@@ -357,5 +359,42 @@ impl<const INFLIGHT: usize, const UPDATES: usize> Primary<INFLIGHT, UPDATES> {
             }
         }
         self.bitmap = bitmap;
+    }
+
+    /// P crashed and restarts: the journals it was writing are gone, and so is its view of
+    /// the peer; its volumes are durable. P comes back suspended.
+    ///
+    /// - **Faithful**: the text keeps update info 108 in memory 205 (2.2), so the crash loses it,
+    ///   and any bitmap P had. The bitmap restarts empty, from P's next request id, as S's does
+    ///   at its failure point (1309). Step 1403 must then refuse a resync whenever S lacks a
+    ///   journal P issued.
+    /// - **Hardened** (INTERPRETATION): 108 and the bitmap are durable (disk 210, note 2.8). A P
+    ///   that was in PAIR builds its bitmap from 108 as in Fig. 11. That includes the journals
+    ///   still in flight at the crash: their data is on P's volume and perhaps nowhere else
+    ///   (note S12). B20 leaves those out of the bits and keeps the start point.
+    pub fn restart(&mut self) {
+        self.detector = Detector::default();
+        if self.variant == Variant::Faithful {
+            self.updates.clear();
+            self.pair = PairState::Suspend;
+            self.bitmap = Bitmap { bits: 0, start_id: self.next_id, start_ts: self.last_ts };
+        } else if self.pair == PairState::Pair {
+            if Fault::B20.on(self.faults) {
+                let start = self.updates.first().map(|u| (u.meta.id, u.meta.ts));
+                let cut: heapless::Vec<ReqId, INFLIGHT> =
+                    self.inflight.iter().filter(|j| !j.complete).map(|j| j.meta.id).collect();
+                self.updates.retain(|u| !cut.contains(&u.meta.id));
+                self.fail(Failure::Restart);
+                if let Some((id, ts)) = start {
+                    if id < self.bitmap.start_id {
+                        self.bitmap.start_id = id;
+                        self.bitmap.start_ts = ts;
+                    }
+                }
+            } else {
+                self.fail(Failure::Restart);
+            }
+        }
+        self.inflight.clear();
     }
 }

@@ -161,6 +161,16 @@ impl Secondary {
         self.heartbeat = (self.heartbeat + 1) % self.config.heartbeat_modulus;
     }
 
+    /// The area S writes its control info records to: its own 632 (configuration info 612;
+    /// claim 4, note S11). B23 is the misconfigured offset: 612 set to P's area 611.
+    pub fn control_area(&self) -> Owner {
+        if Fault::B23.on(self.faults) {
+            Owner::Primary
+        } else {
+            Owner::Secondary(self.me)
+        }
+    }
+
     /// S's heartbeat timer: the record to write as 632, heartbeat bumped (B13: not bumped; only
     /// progress bumps it).
     pub fn heartbeat(&mut self) -> ControlInfo {
@@ -232,8 +242,9 @@ impl Secondary {
         (units > 0).then_some((self.head, units))
     }
 
-    /// The drain found no further valid journal: suspend (1308/1309), the bitmap from the last
-    /// journal applied.
+    /// The drain's scan reached its bound, or I does not answer: suspend (1308/1309), the
+    /// bitmap from the last journal applied. (A read that finds no further valid journal ends
+    /// the drain by itself, in [`Secondary::fetched`].)
     pub fn finish_drain(&mut self) {
         if matches!(self.mode, Mode::Draining { .. }) {
             self.suspend();
@@ -340,6 +351,11 @@ impl Secondary {
             current = None;
         }
         if taken == 0 {
+            // 1306: in a drain, a read that takes nothing found no further journal: the drain is
+            // over (L3). B22 waits instead, as normal mode waits for a journal being written.
+            if draining && !Fault::B22.on(self.faults) {
+                self.suspend();
+            }
             return Ok(Fetched { taken, publish_early: None });
         }
         self.pending = Some(Pending { to, current, last });

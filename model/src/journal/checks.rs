@@ -4,7 +4,7 @@
 //! check too.
 
 use super::config::Config;
-use super::properties::{names, L1, L2, L4, S1, S13, S14, S15, S17, S2, S3, S4, S5, S6, S7, S8};
+use super::properties::{names, L1, L2, L3, L4, L5, S1, S10, S11, S12, S13, S14, S15, S17, S2, S3, S4, S5, S6, S7, S8, S9};
 use crate::protocol::{Check, Expect, Tier};
 use rcopy::journal::{Fault, Variant};
 
@@ -31,6 +31,12 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B15 => (&[S17, S3], "after a partial fetch S's head jumps to the end of the cut journal: its rest is never applied"),
         Fault::B16 => (&[L1], "P refreshes the region it publishes only on host writes"),
         Fault::B17 => (&[L4], "a failed read counts as a fresh heartbeat, so a dead I goes unnoticed"),
+        Fault::B18 => (&[S9, S12], "resync by the source's bitmap alone: a block only the target's bitmap marks is never copied"),
+        Fault::B19 => (&[S10, S9], "1403 with the roles swapped accepts P's bitmap that starts after S's: journals S lacks are in neither"),
+        Fault::B20 => (&[S12, S9], "P's restart leaves the write whose journal the crash cut out of its bitmap"),
+        Fault::B21 => (&[L5], "writes during the resync dirty their blocks again: write, copy, write, copy, forever"),
+        Fault::B23 => (&[S11], "S's control area is configured onto P's, and an I without write permission takes S's records over 631"),
+        Fault::B22 => (&[L3], "the drain waits at a journal that fails its checks for P, who is dead, to finish it"),
     }
 }
 
@@ -42,6 +48,8 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B17, _) => "i-fails",
         (Fault::B7, _) => "stale",
         (Fault::B15, _) => "partial",
+        (Fault::B23, _) => "open-i",
+        (Fault::B18 | Fault::B19 | Fault::B20 | Fault::B21, _) => "resync",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
     }
@@ -65,21 +73,22 @@ pub fn must_fire(config: &Config) -> Vec<&'static str> {
     if config.secondary_writes > 0 {
         v.push("secondary-write");
     }
+    if config.recover_p {
+        v.push("recover-p");
+    }
+    if config.resync {
+        v.extend(["resync", "copy"]);
+    }
+    if config.resync_writes {
+        v.push("resync-write");
+    }
     v
 }
 
 fn check(config: &str, variant: Variant, fault: Option<Fault>, expect: Vec<(String, Expect)>, why: &str) -> Check {
     assert!(Config::named(config).is_some(), "journal registers an unknown config `{config}`");
-    Check {
-        protocol: "journal".into(),
-        config: config.into(),
-        sets: Vec::new(),
-        variant: variant.name().into(),
-        faults: fault.map(|f| f.name().to_string()).into_iter().collect(),
-        mode: MODE.into(),
-        expect,
-        why: why.into(),
-    }
+    let faults: Vec<&str> = fault.map(Fault::name).into_iter().collect();
+    Check::registered("journal", config, variant.name(), &faults, MODE, expect, why)
 }
 
 fn every(f: impl Fn(&str) -> Expect) -> Vec<(String, Expect)> {
@@ -106,9 +115,35 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         vec![(S14.to_string(), Expect::Violated)],
         "faithful: takeover without fencing P, so both hosts write (S14)",
     ));
+    // The text keeps update info and the bitmap in memory 205: when P crashes after it
+    // suspended, its restart forgets the writes it marked, and 1403 cannot tell.
+    v.push(check(
+        "resync-i",
+        Variant::Faithful,
+        None,
+        vec![(S10.to_string(), Expect::Violated)],
+        "faithful: P's bitmap is in memory; a crash after I failed loses the writes it marked, and resync misses them (S10)",
+    ));
+    // Where P crashes only while in PAIR, the text's 1403 refuses every resync that would
+    // miss a journal: an initial copy instead. P's restart has forgotten what S lacks, though.
+    v.push(check(
+        "resync",
+        Variant::Faithful,
+        None,
+        every(|p| if p == S8 || p == S14 { Expect::Violated } else { Expect::Holds }),
+        "faithful: P's restart forgets update info (S8), yet 1403 refuses to resync by its late bitmap (S9, S10, S12 hold); the ungated takeover lets P, restarted, write beside S (S14)",
+    ));
+    // With claim 4's write permission, I refuses S's misdirected records: 631 stays P's.
+    v.push(check(
+        base,
+        Variant::Hardened,
+        Some(Fault::B23),
+        vec![(S11.to_string(), Expect::Holds)],
+        "B23 where I enforces write permission: S's writes to P's area are refused (S11 holds)",
+    ));
     // Worlds that each exercise one thing; `failures` (every failure and the console, 1.9
     // million states) in the standard tier only.
-    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails"];
+    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i"];
     if tier == Tier::Standard {
         worlds.push("failures");
     }
@@ -121,9 +156,11 @@ pub fn checks(tier: Tier) -> Vec<Check> {
             "hardened: every property holds in this world too",
         ));
     }
-    for f in Fault::ALL {
+    for &f in Fault::ALL {
         let (props, why) = targets(f);
-        let variant = if f == Fault::B14 { Variant::Faithful } else { Variant::Hardened };
+        // B14 needs the text's "greater than"; B19 the text's forgetful restart, which makes a
+        // bitmap start late (the hardened P's never does, so its 1403 cannot be wrong).
+        let variant = if matches!(f, Fault::B14 | Fault::B19) { Variant::Faithful } else { Variant::Hardened };
         let expect = props.iter().map(|p| (p.to_string(), Expect::Violated)).collect();
         v.push(check(fault_config(f, tier), variant, Some(f), expect, why));
     }

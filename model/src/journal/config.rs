@@ -59,6 +59,22 @@ pub struct Config {
     /// Writes the secondary host makes after takeover.
     #[serde(default)]
     pub secondary_writes: u8,
+    /// P may restart after a crash, with its volume or without it (1406).
+    #[serde(default)]
+    pub recover_p: bool,
+    /// Once both sides are suspended, the console may resync in either direction (Fig. 14).
+    #[serde(default)]
+    pub resync: bool,
+    /// The source's host may write during the resync (1410), any number of times.
+    #[serde(default)]
+    pub resync_writes: bool,
+    /// I enforces claim 4's write permission: an area takes writes from its owner only (S11).
+    #[serde(default = "yes")]
+    pub write_permission: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The fields of [`Config`], for `rcopy-check list`.
@@ -79,6 +95,10 @@ pub const FIELDS: &[Field] = &[
     Field { key: "fail_i", about: "I may fail for good (default false)" },
     Field { key: "takeover", about: "the console may fence P and let the secondary host take over (default false)" },
     Field { key: "secondary_writes", about: "writes of the secondary host after takeover (default 0)" },
+    Field { key: "recover_p", about: "P may restart after a crash, with or without its volume (default false)" },
+    Field { key: "resync", about: "the console may resync both suspended sides in either direction, Fig. 14 (default false)" },
+    Field { key: "resync_writes", about: "the source's host may write during the resync, 1410 (default false)" },
+    Field { key: "write_permission", about: "I takes an area's writes from its owner only, claim 4 (default true)" },
 ];
 
 /// The named configs.
@@ -92,6 +112,9 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "partial", toml: include_str!("configs/partial.toml") },
     NamedConfig { name: "failures", toml: include_str!("configs/failures.toml") },
     NamedConfig { name: "i-fails", toml: include_str!("configs/i-fails.toml") },
+    NamedConfig { name: "resync", toml: include_str!("configs/resync.toml") },
+    NamedConfig { name: "resync-i", toml: include_str!("configs/resync-i.toml") },
+    NamedConfig { name: "open-i", toml: include_str!("configs/open-i.toml") },
 ];
 
 impl Config {
@@ -123,6 +146,12 @@ impl Config {
         range("secondary_writes", self.secondary_writes.into(), 0, 4)?;
         if self.secondary_writes > 0 && !self.takeover {
             return Err("`secondary_writes` needs `takeover = true`".into());
+        }
+        if self.recover_p && !self.crash_p {
+            return Err("`recover_p` needs `crash_p = true`".into());
+        }
+        if self.resync_writes && !self.resync {
+            return Err("`resync_writes` needs `resync = true`".into());
         }
         Ok(())
     }

@@ -4,7 +4,10 @@
 
 use super::config::MAX_QUEUE;
 use super::state::ModelPrimary;
-use rcopy::journal::{Acks, Apply, ControlInfo, ControlStep, Failure, Fetched, Poll, Pos, ReqId, Secondary, Ts, UnitTag, Written};
+use rcopy::journal::{
+    resync, Acks, Apply, ControlInfo, ControlStep, Direction, DuringResync, Failure, Fetched, Mode, PairState, Plan, Poll, Pos, ReqId,
+    Resync, Secondary, Side, Ts, UnitTag, Written,
+};
 
 /// The ring as read from I: every unit, in physical order.
 pub type Ring = heapless::Vec<UnitTag, MAX_QUEUE>;
@@ -32,6 +35,15 @@ pub enum Input {
     Takeover { fenced: bool },
     /// A secondary-host write after takeover.
     SecondaryWrite { addr: u8 },
+    /// P restarts after its crash.
+    RecoverP,
+    /// The console plans a resync in `direction` (1401-1413) over `regions` regions; `p_lost`:
+    /// P lost its volume's data.
+    Resync { direction: Direction, regions: u32, p_lost: bool },
+    /// The source copies the next dirty region to the target, which stores it (1409 / 1412).
+    Copy,
+    /// A host write at the source during the resync (1410).
+    ResyncWrite { addr: u8 },
 }
 
 /// What the roles answered.
@@ -48,6 +60,12 @@ pub enum Output {
     /// A drain read: from where, what to apply; or the drain is over (S suspended).
     Drained { fetched: Option<(Pos, Fetched, heapless::Vec<Apply, MAX_QUEUE>)> },
     Done,
+    /// The console's plan.
+    Planned(Plan),
+    /// The region copied.
+    Copied(u32),
+    /// Where a host write during the resync goes.
+    During(DuringResync),
 }
 
 /// The units `[from, from + n)` of `ring`, wrapping at its end (note S17).
@@ -78,9 +96,9 @@ fn fetch(
     Ok((from, f, applies))
 }
 
-/// Feed one input to P or S. An error says why the roles refused it (the step is then not
-/// enabled); callers feed a copy.
-pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, input: Input) -> Result<Output, String> {
+/// Feed one input to P, S or the resync (`r`, once the console planned one). An error says why
+/// the roles refused it (the step is then not enabled); callers feed a copy.
+pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, input: Input) -> Result<Output, String> {
     Ok(match input {
         Input::HostWrite { addr, blocks, reading } => {
             Output::Written(p.host_write(0, addr.into(), blocks.into(), true, reading).map_err(|e| e.to_string())?)
@@ -110,7 +128,10 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, input: Input) -> Result<Out
             };
             match fetched {
                 Some(f) if f.1.taken > 0 => Output::Drained { fetched: Some(f) },
-                _ => {
+                // S read and found nothing to take: `fetched` decided whether the drain is over.
+                Some(_) => Output::Drained { fetched: None },
+                // The scan is at its bound, or I does not answer.
+                None => {
                     s.finish_drain();
                     Output::Drained { fetched: None }
                 }
@@ -123,6 +144,36 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, input: Input) -> Result<Out
         Input::SecondaryWrite { addr } => {
             s.host_write(addr.into(), 1).map_err(|e| e.to_string())?;
             Output::Done
+        }
+        Input::RecoverP => {
+            p.restart();
+            Output::Done
+        }
+        Input::Resync { direction, regions, p_lost } => {
+            if r.is_some() {
+                return Err("a resync is already under way".into());
+            }
+            if p.pair != PairState::Suspend {
+                return Err("P is not suspended: it has no bitmap to resync by".into());
+            }
+            if !matches!(s.mode, Mode::Suspended | Mode::TakenOver) {
+                return Err("S is not suspended: it has no bitmap to resync by".into());
+            }
+            let p_side = Side { bitmap: Some(p.bitmap), lost_data: p_lost };
+            let s_side = Side { bitmap: Some(s.bitmap), lost_data: false };
+            let plan = resync::plan(&p_side, &s_side, direction, p.variant, p.faults);
+            *r = Some(Resync::start(&plan, regions, p.config.region_blocks, p.faults));
+            Output::Planned(plan)
+        }
+        Input::Copy => {
+            let r = r.as_mut().ok_or("no resync under way")?;
+            let region = r.next().ok_or("the resync has nothing left to copy")?;
+            r.copied(region);
+            Output::Copied(region)
+        }
+        Input::ResyncWrite { addr } => {
+            let r = r.as_mut().ok_or("no resync under way")?;
+            Output::During(r.host_write(addr.into(), 1))
         }
     })
 }

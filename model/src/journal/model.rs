@@ -8,7 +8,7 @@ use super::state::{Ghost, ModelPrimary, State, WriteRec};
 use rcopy::fault::FaultSet;
 use rcopy::journal::{
     Apply, ControlStep, Failure, Fetched, Geometry, JournalMeta, Mode, Owner, PairState, Poll, Pos, PrimaryConfig,
-    ReqId, Secondary, SecondaryConfig, Ts, UnitTag, Variant, Written,
+    ReqId, Secondary, SecondaryConfig, Ts, UnitTag, Variant, Written, Direction, DuringResync, Plan, ControlInfo,
 };
 use serde::{Deserialize, Serialize};
 use stateright::{Model, Property};
@@ -42,7 +42,18 @@ pub enum Action {
     Takeover,
     /// The secondary host writes block `addr`.
     SecondaryWrite { addr: u8 },
+    /// P restarts after its crash; `lost`: without its volume's data.
+    RecoverP { lost: bool },
+    /// The console resyncs the suspended pair, aligning it to P (`to_secondary`) or to S.
+    Resync { to_secondary: bool },
+    /// The resync's source copies its next dirty block to the target.
+    Copy,
+    /// The source's host writes block `addr` during the resync.
+    ResyncWrite { addr: u8 },
 }
+
+/// The value a host write during the resync stores (one value: the run may repeat it).
+pub const RESYNC_WRITE: u8 = 250;
 
 /// Heartbeats count modulo this in the model: with at most two firings between two readings,
 /// a reading always sees a live peer's heartbeat change.
@@ -112,6 +123,14 @@ impl JournalModel {
             Action::Drain => Input::Drain { ring: Self::ring_if_up(s) },
             Action::Takeover => Input::Takeover { fenced: s.p_fenced },
             Action::SecondaryWrite { addr } => Input::SecondaryWrite { addr },
+            Action::RecoverP { .. } => Input::RecoverP,
+            Action::Resync { to_secondary } => Input::Resync {
+                direction: if to_secondary { Direction::PrimaryToSecondary } else { Direction::SecondaryToPrimary },
+                regions: self.config.volume_blocks.into(),
+                p_lost: s.p_lost,
+            },
+            Action::Copy => Input::Copy,
+            Action::ResyncWrite { addr } => Input::ResyncWrite { addr },
             Action::CrashP | Action::CrashS | Action::FailI | Action::Fence => return Ok(None),
         }))
     }
@@ -120,7 +139,7 @@ impl JournalModel {
     /// roles calls this.
     pub fn drive_roles(&self, state: &mut State, action: &Action) -> Result<(), String> {
         if let Some(input) = self.input(state, action)? {
-            feed(&mut state.p, &mut state.s, input)?;
+            feed(&mut state.p, &mut state.s, &mut state.resync, input)?;
         }
         Ok(())
     }
@@ -128,6 +147,15 @@ impl JournalModel {
     /// Whether `action` may be taken in `s` before its input is fed (guards of the world).
     fn enabled_in(&self, s: &State, action: &Action) -> bool {
         let c = &self.config;
+        // Once the console planned a resync, only the resync moves (failures during it are not
+        // modelled); once it is over, the run ends.
+        if s.resync.is_some() {
+            return match *action {
+                Action::Copy => s.resyncing(),
+                Action::ResyncWrite { addr } => c.resync_writes && s.resyncing() && addr < c.volume_blocks,
+                _ => false,
+            };
+        }
         match *action {
             Action::Write { addr, blocks } => {
                 s.p_up
@@ -151,7 +179,8 @@ impl JournalModel {
             // resync in this model), and a timer that changes nothing observable is left out.
             Action::Heartbeat => s.s_up && s.i_up && Self::p_timer(s) && s.s_beat < 2,
             Action::Drain => s.s_up && matches!(s.s.mode, Mode::Draining { .. }) && s.s.pending.is_none(),
-            Action::CrashP => c.crash_p && s.p_up,
+            // P crashes at most once a run (it may restart once, with `recover_p`).
+            Action::CrashP => c.crash_p && s.p_up && !s.ghost.p_crashed,
             Action::CrashS => c.crash_s && s.s_up,
             Action::FailI => c.fail_i && s.i_up,
             Action::Fence => c.takeover && !s.p_fenced && s.s_up && s.s.mode == Mode::Suspended,
@@ -162,6 +191,17 @@ impl JournalModel {
                     && s.ghost.secondary_writes < c.secondary_writes
                     && addr < c.volume_blocks
             }
+            Action::RecoverP { lost } => c.recover_p && !s.p_up && (!lost || c.resync),
+            Action::Resync { .. } => {
+                c.resync
+                    && s.p_up
+                    && s.p.pair == PairState::Suspend
+                    && s.s_up
+                    && matches!(s.s.mode, Mode::Suspended | Mode::TakenOver)
+                    && s.writing.is_empty()
+                    && s.s.pending.is_none()
+            }
+            Action::Copy | Action::ResyncWrite { .. } => false,
         }
     }
 
@@ -180,16 +220,28 @@ impl JournalModel {
             let _ = s.to_apply.push(ApplyRec { index: a.index as u8, addr: a.addr as u8, value: u.meta.id.0 as u8, ok });
         }
         if let Some(rec) = f.publish_early {
-            if s.i_up {
-                s.c632 = rec;
-            }
+            self.s_writes_control(s, rec);
+        }
+    }
+
+    /// S writes its control info record to the area it was configured with (612): its own,
+    /// 632. An area of another owner takes the write only where I does not enforce claim 4's
+    /// write permission (S11); where it does, I refuses it and nothing is stored.
+    fn s_writes_control(&self, s: &mut State, rec: ControlInfo) {
+        if !s.i_up {
+            return;
+        }
+        match s.s.control_area() {
+            Owner::Primary if self.config.write_permission => {}
+            Owner::Primary => s.c631 = rec,
+            Owner::Secondary(_) => s.c632 = rec,
         }
     }
 
     fn step(&self, s: &mut State, action: Action) -> Option<()> {
         let input = self.input(s, &action).ok()?;
         let out = match input {
-            Some(i) => Some(feed(&mut s.p, &mut s.s, i).ok()?),
+            Some(i) => Some(feed(&mut s.p, &mut s.s, &mut s.resync, i).ok()?),
             None => None,
         };
         match (action, out) {
@@ -296,19 +348,16 @@ impl JournalModel {
                         s.ghost.applied_to = end;
                     }
                 }
-                if s.i_up {
-                    s.c632 = rec;
-                }
+                self.s_writes_control(s, rec);
             }
             (Action::Heartbeat, Some(Output::Publish(rec))) => {
-                if s.i_up {
-                    s.c632 = rec;
-                }
+                self.s_writes_control(s, rec);
                 s.s_beat = (s.s_beat + 1).min(2);
                 s.p_read = 0;
             }
             (Action::CrashP, None) => {
                 s.p_up = false;
+                s.ghost.p_crashed = true;
                 s.writing.clear();
                 s.ghost.failed = true;
             }
@@ -322,6 +371,42 @@ impl JournalModel {
                 s.ghost.failed = true;
             }
             (Action::Fence, None) => s.p_fenced = true,
+            (Action::RecoverP { lost }, Some(Output::Done)) => {
+                s.p_up = true;
+                if lost {
+                    s.p_lost = true;
+                    s.vol_p = Default::default();
+                }
+            }
+            (Action::Resync { .. }, Some(Output::Planned(plan))) => {
+                s.ghost.direction = Some(plan.direction());
+                if let Plan::Resync { .. } = plan {
+                    // S10's judgement: the two bitmaps, whatever the plan made of them, cover
+                    // every block the sides differ in.
+                    let both = s.p.bitmap.bits | s.s.bitmap.bits;
+                    let blocks = usize::from(self.config.volume_blocks);
+                    if (0..blocks).any(|b| s.vol_p[b] != s.vol_s[b] && both & (1u64 << b) == 0) {
+                        s.ghost.unsound_plan = true;
+                    }
+                }
+            }
+            (Action::Copy, Some(Output::Copied(region))) => {
+                let b = usize::try_from(region).ok().filter(|b| *b < usize::from(self.config.volume_blocks))?;
+                match s.ghost.direction? {
+                    Direction::PrimaryToSecondary => s.vol_s[b] = s.vol_p[b],
+                    Direction::SecondaryToPrimary => s.vol_p[b] = s.vol_s[b],
+                }
+            }
+            (Action::ResyncWrite { addr }, Some(Output::During(during))) => {
+                let (src, dst) = match s.ghost.direction? {
+                    Direction::PrimaryToSecondary => (&mut s.vol_p, &mut s.vol_s),
+                    Direction::SecondaryToPrimary => (&mut s.vol_s, &mut s.vol_p),
+                };
+                src[usize::from(addr)] = RESYNC_WRITE;
+                if during == DuringResync::Mirror {
+                    dst[usize::from(addr)] = RESYNC_WRITE;
+                }
+            }
             (Action::Takeover, Some(Output::Done)) => {}
             (Action::SecondaryWrite { addr }, Some(Output::Done)) => {
                 s.ghost.secondary_writes += 1;
@@ -358,12 +443,14 @@ impl JournalModel {
             Action::Apply => Some(3),
             Action::Heartbeat => Some(4),
             Action::Drain => Some(5),
+            Action::Copy => Some(6),
             _ => None,
         }
     }
 }
 
-const FAIR: [&str; 6] = ["P writes journals", "P control timer", "S poll timer", "S apply", "S heartbeat", "S drain"];
+const FAIR: [&str; 7] =
+    ["P writes journals", "P control timer", "S poll timer", "S apply", "S heartbeat", "S drain", "resync copy"];
 
 /// A unit in S's buffer, to apply: where, the value it carries, and whether it is part of a
 /// journal P wrote in full at that place (the ghost's S4 judgement).
@@ -434,6 +521,8 @@ impl Model for JournalModel {
             s_polled: 0,
             s_beat: 0,
             p_read: 0,
+            p_lost: false,
+            resync: None,
             ghost: Ghost { applied_to: start, ..Ghost::default() },
         }]
     }
@@ -458,8 +547,14 @@ impl Model for JournalModel {
             Action::FailI,
             Action::Fence,
             Action::Takeover,
+            Action::RecoverP { lost: false },
+            Action::RecoverP { lost: true },
+            Action::Resync { to_secondary: true },
+            Action::Resync { to_secondary: false },
+            Action::Copy,
         ]);
         candidates.extend((0..c.volume_blocks).map(|addr| Action::SecondaryWrite { addr }));
+        candidates.extend((0..c.volume_blocks).map(|addr| Action::ResyncWrite { addr }));
         actions.extend(candidates.into_iter().filter(|a| self.enabled_in(s, a)));
     }
 

@@ -1,10 +1,10 @@
-//! The properties of note section 6: S1-S8, S13-S15 and S17 (`always`), and L1, L2 and L4 as
+//! The properties of note section 6: S1-S15 and S17 (`always`), and L1-L5 as
 //! obligations. Each reads the roles, I and the ghost; none decides what a role decides.
 
 use super::model::JournalModel;
 use super::state::{State, WriteRec};
 use crate::protocol::Obligation;
-use rcopy::journal::{Mode, PairState, Pos};
+use rcopy::journal::{Direction, Mode, Owner, PairState, Pos};
 use stateright::Property;
 
 pub const S1: &str = "S1 no acknowledged write lost when only P fails";
@@ -15,13 +15,19 @@ pub const S5: &str = "S5 P publishes only complete journals";
 pub const S6: &str = "S6 update info kept until S confirms";
 pub const S7: &str = "S7 S publishes progress only after applying";
 pub const S8: &str = "S8 P's bitmap complete after suspend";
+pub const S9: &str = "S9 resync converges";
+pub const S10: &str = "S10 1403 accepts only a resync that can converge";
+pub const S11: &str = "S11 each area on I holds its owner's writes only";
+pub const S12: &str = "S12 resync to P after its crash covers its unjournaled writes";
 pub const S13: &str = "S13 no false failure detection";
 pub const S14: &str = "S14 at most one active writer";
 pub const S15: &str = "S15 time stamps increase";
 pub const S17: &str = "S17 S's head only over what it applied";
 pub const L1: &str = "L1 eventual replication";
 pub const L2: &str = "L2 ring space reclaimed";
+pub const L3: &str = "L3 the drain terminates";
 pub const L4: &str = "L4 failure detection complete";
+pub const L5: &str = "L5 resync terminates";
 
 /// Every `always` property, in the order the verdict table shows them.
 pub fn all() -> Vec<Property<JournalModel>> {
@@ -34,6 +40,10 @@ pub fn all() -> Vec<Property<JournalModel>> {
         Property::always(S6, s6),
         Property::always(S7, |_, s: &State| s.c632.head <= s.ghost.applied_to),
         Property::always(S8, s8),
+        Property::always(S9, |_, s: &State| !s.resynced() || s.vol_p == s.vol_s),
+        Property::always(S10, |_, s: &State| !s.ghost.unsound_plan),
+        Property::always(S11, |_, s: &State| s.c631.owner == Owner::Primary && s.c632.owner != Owner::Primary),
+        Property::always(S12, s12),
         Property::always(S13, |_, s: &State| !s.ghost.false_alarm),
         Property::always(S14, |_, s: &State| !(s.p_up && !s.p_fenced && s.s.mode == Mode::TakenOver)),
         Property::always(S15, s15),
@@ -46,22 +56,26 @@ pub fn obligations() -> Vec<Obligation<JournalModel>> {
     vec![
         Obligation { name: L1, pending: l1 },
         Obligation { name: L2, pending: l2 },
+        Obligation { name: L3, pending: |_, s: &State| s.s_up && matches!(s.s.mode, Mode::Draining { .. }) },
         Obligation { name: L4, pending: l4 },
+        Obligation { name: L5, pending: |_, s: &State| s.resyncing() },
     ]
 }
 
 /// Every property name, safety first, then liveness.
 pub fn names() -> Vec<&'static str> {
-    vec![S1, S2, S3, S4, S5, S6, S7, S8, S13, S14, S15, S17, L1, L2, L4]
+    vec![S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15, S17, L1, L2, L3, L4, L5]
 }
 
 /// The areas a property belongs to.
 pub fn tags(name: &str) -> &'static [&'static str] {
     match name.split(' ').next().unwrap_or("") {
         "S1" | "S8" | "S14" => &["failover"],
-        "S2" | "S5" | "S6" | "L2" => &["ring"],
+        "S9" | "S10" | "S12" | "L5" => &["failover", "resync"],
+        "S2" | "S5" | "S6" | "S11" | "L2" => &["ring"],
         "S3" | "S4" | "S7" | "S17" | "S15" | "L1" => &["apply"],
         "S13" | "L4" => &["detection"],
+        "L3" => &["failover"],
         _ => &[],
     }
 }
@@ -84,7 +98,7 @@ fn s1(_: &JournalModel, s: &State) -> bool {
 /// S3: S's volume is the image of a prefix of the journals in id order, the last of them
 /// perhaps in part (before the secondary host writes to it).
 fn s3(m: &JournalModel, s: &State) -> bool {
-    if s.s.mode == Mode::TakenOver {
+    if s.s.mode == Mode::TakenOver || s.resync.is_some() {
         return true;
     }
     let blocks = usize::from(m.config.volume_blocks);
@@ -141,6 +155,12 @@ fn s8(_: &JournalModel, s: &State) -> bool {
         .iter()
         .filter(|w| !State::applied(w))
         .all(|w| (w.addr..w.addr + w.blocks).all(|b| s.p.bitmap.marked(b.into())))
+}
+
+/// S12: after P crashed, a resync that aligned P to S leaves P's volume equal to S's.
+fn s12(_: &JournalModel, s: &State) -> bool {
+    let to_p = s.ghost.direction == Some(Direction::SecondaryToPrimary);
+    !(s.resynced() && to_p && s.ghost.p_crashed) || s.vol_p == s.vol_s
 }
 
 /// S15: successive journals' time stamps strictly increase.

@@ -7,10 +7,9 @@ use super::model::{Action, JournalModel};
 use super::properties;
 use super::state::State;
 use crate::protocol::{
-    Check, Event, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
+    Check, Event, Fairness, FaultInfo, Field, Gap, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
 };
-use rcopy::fault::FaultSet;
-use rcopy::journal::{Fault, Mode, PairState, Variant};
+use rcopy::journal::{Direction, Fault, Mode, Owner, PairState, Resync, Variant};
 
 /// Seed 003: a journal ring on a plain intermediate storage.
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,6 +30,10 @@ const CLASSES: &[&str] = &[
     "fence",
     "takeover",
     "secondary-write",
+    "recover-p",
+    "resync",
+    "copy",
+    "resync-write",
 ];
 
 impl Protocol for Journal {
@@ -64,26 +67,11 @@ impl Protocol for Journal {
     }
 
     fn faults(&self) -> Vec<FaultInfo> {
-        Fault::ALL
-            .into_iter()
-            .map(|f| {
-                let (breaks, why) = checks::targets(f);
-                FaultInfo { name: f.name(), why, breaks }
-            })
-            .collect()
+        crate::protocol::fault_infos(checks::targets)
     }
 
     fn properties(&self) -> Vec<PropertyInfo> {
-        let mut v: Vec<PropertyInfo> = properties::all()
-            .into_iter()
-            .map(|p| PropertyInfo { name: p.name, kind: Kind::of(&p.expectation), tags: properties::tags(p.name) })
-            .collect();
-        v.extend(properties::obligations().into_iter().map(|o| PropertyInfo {
-            name: o.name,
-            kind: Kind::Liveness,
-            tags: properties::tags(o.name),
-        }));
-        v
+        crate::protocol::property_infos(properties::all(), properties::obligations(), properties::tags)
     }
 
     fn obligations(&self, _model: &JournalModel) -> Vec<Obligation<JournalModel>> {
@@ -93,17 +81,8 @@ impl Protocol for Journal {
     fn model(&self, config: &Config, variant: &str, faults: &[String], mode: &str) -> Result<JournalModel, String> {
         let variant =
             Variant::from_name(variant).ok_or(format!("unknown variant `{variant}` (valid: faithful, hardened)"))?;
-        if mode != checks::MODE {
-            return Err(format!("unknown mode `{mode}` (valid: {})", checks::MODE));
-        }
-        let mut set = FaultSet::NONE;
-        for f in faults {
-            let fault = Fault::from_name(f).ok_or_else(|| {
-                let valid: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown fault `{f}` (valid: {})", valid.join(", "))
-            })?;
-            set = set.with(fault as u32).map_err(|e| e.to_string())?;
-        }
+        crate::protocol::known_mode(mode, &[checks::MODE])?;
+        let set = crate::protocol::fault_set::<Fault>(faults)?;
         JournalModel::new(config.clone(), variant, set)
     }
 
@@ -118,6 +97,13 @@ impl Protocol for Journal {
             check: format!("journal/i-fails/faithful/{}", checks::MODE),
             property: properties::S14,
             why: "the text does not gate takeover on fencing P: P and the secondary host both write",
+        },
+        Gap {
+            name: "faithful-volatile-bitmap",
+            tier: Tier::Tiny,
+            check: format!("journal/resync-i/faithful/{}", checks::MODE),
+            property: properties::S10,
+            why: "the text keeps P's bitmap in memory: a crash after I failed loses the writes P marked, and 1403 cannot tell",
         }]
     }
 
@@ -144,6 +130,10 @@ impl Protocol for Journal {
             Action::Fence => 10,
             Action::Takeover => 11,
             Action::SecondaryWrite { .. } => 12,
+            Action::RecoverP { .. } => 13,
+            Action::Resync { .. } => 14,
+            Action::Copy => 15,
+            Action::ResyncWrite { .. } => 16,
         }
     }
 
@@ -232,7 +222,9 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             Event::arrow("P", "I", text)
         }
         Action::Control => {
-            let text = if before.p.pair == PairState::Pair && after.p.pair == PairState::Suspend {
+            let text = if before.p.pair == PairState::Pair && after.p.pair == PairState::Suspend && !before.i_up {
+                format!("632 unreadable: suspend, bitmap {:#b}", after.p.bitmap.bits)
+            } else if before.p.pair == PairState::Pair && after.p.pair == PairState::Suspend {
                 format!("read 632: S declared failed; suspend, bitmap {:#b}", after.p.bitmap.bits)
             } else {
                 format!(
@@ -266,7 +258,16 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             "I",
             format!("apply {} unit(s); 632 := head {} hb {}", before.to_apply.len(), after.c632.head.0, after.c632.heartbeat),
         ),
-        Action::Heartbeat => Event::arrow("S", "I", format!("heartbeat: 632 hb {}", after.c632.heartbeat)),
+        Action::Heartbeat => {
+            let text = match after.s.control_area() {
+                Owner::Secondary(_) => format!("heartbeat: 632 hb {}", after.c632.heartbeat),
+                Owner::Primary if after.c631 != before.c631 => {
+                    format!("heartbeat: written over P's 631 (its area is misconfigured): hb {}", after.c631.heartbeat)
+                }
+                Owner::Primary => "heartbeat to P's area 631: I refuses the write (not the owner)".into(),
+            };
+            Event::arrow("S", "I", text)
+        }
         Action::Drain => {
             let text = if after.s.mode == Mode::Suspended {
                 format!("drain over at {}: suspend", after.s.head.0)
@@ -281,13 +282,52 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
         Action::Fence => Event::arrow("console", "P", "block (fence) P"),
         Action::Takeover => Event::arrow("console", "S", "secondary host takes over"),
         Action::SecondaryWrite { addr } => Event::note("S", format!("secondary host writes b{addr}")),
+        Action::RecoverP { lost } => Event::note(
+            "P",
+            format!(
+                "restarts{}: suspended, bitmap {:#b} from id {}",
+                if lost { " without its volume" } else { "" },
+                after.p.bitmap.bits,
+                after.p.bitmap.start_id.0
+            ),
+        ),
+        Action::Resync { to_secondary } => {
+            let (to, from) = if to_secondary { ("S", "P") } else { ("P", "S") };
+            let plan = match after.resync {
+                Some(Resync { initial: Some(why), dirty, .. }) => {
+                    format!("initial copy from {from} ({why:?}): blocks {:#b}", dirty.bits)
+                }
+                Some(r) => format!("copy from {from}: blocks {:#b}", r.dirty.bits),
+                None => String::new(),
+            };
+            Event::arrow(
+                "console",
+                to,
+                format!(
+                    "resync to {to} (P's bitmap {:#b} from id {}, S's {:#b} from id {}): {plan}",
+                    before.p.bitmap.bits, before.p.bitmap.start_id.0, before.s.bitmap.bits, before.s.bitmap.start_id.0
+                ),
+            )
+        }
+        Action::Copy => {
+            let copied = match (before.resync, after.resync) {
+                (Some(b), Some(a)) => b.dirty.bits & !a.dirty.bits,
+                _ => 0,
+            };
+            let (from, to) = match after.ghost.direction {
+                Some(Direction::PrimaryToSecondary) => ("P", "S"),
+                _ => ("S", "P"),
+            };
+            Event::arrow(from, to, format!("copy blocks {copied:#b}"))
+        }
+        Action::ResyncWrite { addr } => Event::note("host", format!("writes b{addr} at the source during the resync")),
     }
 }
 
 /// What each side holds in `s`.
 pub fn summary(s: &State) -> Vec<String> {
     let vol = |v: &[u8]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
-    vec![
+    let mut lines = vec![
         format!(
             "P {}: {:?} head {} next {} done {}; in flight {}; 108 {}; bitmap {:#b}{}",
             up(s.p_up),
@@ -320,5 +360,9 @@ pub fn summary(s: &State) -> Vec<String> {
             vol(&s.vol_s)
         ),
         format!("P volume {}", vol(&s.vol_p)),
-    ]
+    ];
+    if let Some(r) = s.resync {
+        lines.push(format!("resync {:?}: blocks to copy {:#b}", r.direction, r.dirty.bits));
+    }
+    lines
 }

@@ -4,7 +4,7 @@
 //! note 6 (what was written, acknowledged and applied).
 
 use super::config::{MAX_BLOCKS, MAX_QUEUE, MAX_WRITES};
-use rcopy::journal::{ControlInfo, JournalMeta, Owner, Pos, Primary, Secondary, UnitTag};
+use rcopy::journal::{ControlInfo, Direction, JournalMeta, Owner, Pos, Primary, Resync, Secondary, UnitTag};
 use serde::{Deserialize, Serialize};
 
 /// P with the model's bounds: 4 journals in flight, 8 entries of update info.
@@ -43,6 +43,13 @@ pub struct Ghost {
     pub failed: bool,
     /// Secondary-host writes made.
     pub secondary_writes: u8,
+    /// P crashed at some point of the run (S12).
+    pub p_crashed: bool,
+    /// S10: the console accepted a resync whose two bitmaps together miss a block the sides
+    /// differ in.
+    pub unsound_plan: bool,
+    /// The direction of the resync the console chose.
+    pub direction: Option<Direction>,
 }
 
 /// One state of the world.
@@ -73,6 +80,10 @@ pub struct State {
     pub s_polled: u8,
     pub s_beat: u8,
     pub p_read: u8,
+    /// P restarted without its volume's data (1406).
+    pub p_lost: bool,
+    /// The copy of the resync the console planned (Fig. 14), once it did.
+    pub resync: Option<Resync>,
     pub ghost: Ghost,
 }
 
@@ -102,6 +113,16 @@ impl State {
     /// Whether S applied every data unit of `w`'s journal.
     pub fn applied(w: &WriteRec) -> bool {
         w.journal.is_some() && w.applied >= w.blocks
+    }
+
+    /// A resync is planned and not yet over.
+    pub fn resyncing(&self) -> bool {
+        self.resync.is_some_and(|r| !r.done())
+    }
+
+    /// The resync is over: every region copied.
+    pub fn resynced(&self) -> bool {
+        self.resync.is_some_and(|r| r.done())
     }
 
     /// The primary's control info as it starts: nothing published.

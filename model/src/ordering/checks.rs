@@ -109,16 +109,8 @@ pub fn must_fire(config: &Config, variant: Variant) -> Vec<&'static str> {
 
 fn check(config: &str, variant: Variant, fault: Option<Fault>, expect: Vec<(String, Expect)>, why: &str) -> Check {
     assert!(Config::named(config).is_some(), "ordering registers an unknown config `{config}`");
-    Check {
-        protocol: "ordering".into(),
-        config: config.into(),
-        sets: Vec::new(),
-        variant: variant.name().into(),
-        faults: fault.map(|f| f.name().to_string()).into_iter().collect(),
-        mode: MODE.into(),
-        expect,
-        why: why.into(),
-    }
+    let faults: Vec<&str> = fault.map(Fault::name).into_iter().collect();
+    Check::registered("ordering", config, variant.name(), &faults, MODE, expect, why)
 }
 
 /// The one mode: the local-site disaster may strike in any state (and is not fair).
@@ -268,7 +260,7 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         vec![(L2.into(), Expect::Violated), (L4.into(), Expect::Violated)],
         "a crashed slave: the master never grants another limit, and its round never completes",
     ));
-    for f in Fault::ALL {
+    for &f in Fault::ALL {
         let (props, why) = targets(f);
         let variant = if f == Fault::B14 { Variant::Faithful } else { Variant::Hardened };
         let expect = props.iter().map(|p| (p.to_string(), Expect::Violated)).collect();

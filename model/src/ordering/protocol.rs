@@ -6,9 +6,8 @@ use super::model::{Action, OrderingModel};
 use super::properties;
 use super::state::State;
 use crate::protocol::{
-    Check, Event, Fairness, FaultInfo, Field, Gap, Kind, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
+    Check, Event, Fairness, FaultInfo, Field, Gap, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
 };
-use rcopy::fault::FaultSet;
 use rcopy::ordering::{Fault, Message, Variant};
 
 /// Seed 002: asynchronous remote copy over an out-of-order network.
@@ -92,26 +91,11 @@ impl Protocol for Ordering {
     }
 
     fn faults(&self) -> Vec<FaultInfo> {
-        Fault::ALL
-            .into_iter()
-            .map(|f| {
-                let (breaks, why) = checks::targets(f);
-                FaultInfo { name: f.name(), why, breaks }
-            })
-            .collect()
+        crate::protocol::fault_infos(checks::targets)
     }
 
     fn properties(&self) -> Vec<PropertyInfo> {
-        let mut v: Vec<PropertyInfo> = properties::all()
-            .into_iter()
-            .map(|p| PropertyInfo { name: p.name, kind: Kind::of(&p.expectation), tags: properties::tags(p.name) })
-            .collect();
-        v.extend(properties::obligations().into_iter().map(|o| PropertyInfo {
-            name: o.name,
-            kind: Kind::Liveness,
-            tags: properties::tags(o.name),
-        }));
-        v
+        crate::protocol::property_infos(properties::all(), properties::obligations(), properties::tags)
     }
 
     fn obligations(&self, _model: &OrderingModel) -> Vec<Obligation<OrderingModel>> {
@@ -121,17 +105,8 @@ impl Protocol for Ordering {
     fn model(&self, config: &Config, variant: &str, faults: &[String], mode: &str) -> Result<OrderingModel, String> {
         let variant =
             Variant::from_name(variant).ok_or(format!("unknown variant `{variant}` (valid: faithful, hardened)"))?;
-        if mode != checks::MODE {
-            return Err(format!("unknown mode `{mode}` (valid: {})", checks::MODE));
-        }
-        let mut set = FaultSet::NONE;
-        for f in faults {
-            let fault = Fault::from_name(f).ok_or_else(|| {
-                let valid: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown fault `{f}` (valid: {})", valid.join(", "))
-            })?;
-            set = set.with(fault as u32).map_err(|e| e.to_string())?;
-        }
+        crate::protocol::known_mode(mode, &[checks::MODE])?;
+        let set = crate::protocol::fault_set::<Fault>(faults)?;
         OrderingModel::new(config.clone(), variant, set)
     }
 
