@@ -59,7 +59,7 @@ impl FaultSet {
 }
 
 /// A protocol's list of seeded faults, as generic code (the engine's registration helpers)
-/// sees it. [`seeded_faults!`] implements it.
+/// sees it. [`crate::seeded_faults!`] implements it.
 pub trait SeededFault: Copy + 'static {
     /// Every fault of the list, in number order.
     fn all() -> &'static [Self];

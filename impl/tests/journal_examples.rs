@@ -1070,3 +1070,31 @@ fn restart_bitmap_hardened_and_faithful() {
         }
     }
 }
+
+// =============================================================================================
+// 10. Embodiment 2: control info over a direct path (Fig. 15, [0155]-[0157])
+// =============================================================================================
+
+/// With control info exchanged directly, S learns of Data1-Data2 from P's record, but I does not
+/// answer the fetch: S finds I inaccessible only then (1302) and suspends (1308-1309), with its
+/// bitmap from the first journal it lacks. A later failed read changes nothing.
+#[test]
+fn direct_control_path_fetch_fails() {
+    for variant in VARIANTS {
+        let mut w = World::new(Setup::plain(variant, 8));
+        w.s_heartbeat();
+        w.write(4, 1);
+        w.write(8, 1);
+        let rec = match w.p.control(w.i.c632) {
+            ControlStep::Publish(rec) => rec,
+            other => panic!("P's round: {other:?}"),
+        };
+        // The record goes over the direct path: S is handed it, not I's 631.
+        assert_eq!(w.s.poll(Some(rec)), Poll::Fetch { from: Pos(0), units: 2 });
+        assert_eq!(w.s.read_failed(), Poll::PeerFailed(Failure::Io));
+        assert_eq!(w.s.mode, Mode::Suspended);
+        assert_eq!(w.s.bitmap.start_id, ReqId(1));
+        assert_eq!(w.s.read_failed(), Poll::Idle);
+        assert_eq!(w.s.mode, Mode::Suspended);
+    }
+}

@@ -211,6 +211,17 @@ impl Secondary {
         }
     }
 
+    /// The read of the ring that [`Secondary::poll`] asked for failed: I is not accessible
+    /// (1302), so S suspends (1308-1309). With control info over I, `poll` finds this out
+    /// itself; with control info over a direct path (embodiment 2) only the fetch does.
+    pub fn read_failed(&mut self) -> Poll {
+        if self.mode != Mode::Normal {
+            return Poll::Idle;
+        }
+        self.peer_failed(Failure::Io);
+        Poll::PeerFailed(Failure::Io)
+    }
+
     /// 1301-1302: P failed. With I answering, start the drain; without (`Failure::Io`),
     /// suspend at once (1308-1309).
     pub fn peer_failed(&mut self, why: Failure) {

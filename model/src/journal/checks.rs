@@ -143,7 +143,7 @@ pub fn checks(tier: Tier) -> Vec<Check> {
     ));
     // Worlds that each exercise one thing; `failures` (every failure and the console, 1.9
     // million states) in the standard tier only.
-    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i"];
+    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i", "direct"];
     if tier == Tier::Standard {
         worlds.push("failures");
     }

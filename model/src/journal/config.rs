@@ -71,6 +71,10 @@ pub struct Config {
     /// I enforces claim 4's write permission: an area takes writes from its owner only (S11).
     #[serde(default = "yes")]
     pub write_permission: bool,
+    /// Embodiment 2 (Fig. 15): control info goes over a direct P-S path, and I holds only the
+    /// ring. The path does not fail in this model.
+    #[serde(default)]
+    pub direct_control: bool,
 }
 
 fn yes() -> bool {
@@ -99,6 +103,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "resync", about: "the console may resync both suspended sides in either direction, Fig. 14 (default false)" },
     Field { key: "resync_writes", about: "the source's host may write during the resync, 1410 (default false)" },
     Field { key: "write_permission", about: "I takes an area's writes from its owner only, claim 4 (default true)" },
+    Field { key: "direct_control", about: "embodiment 2: control info over a direct P-S path, I holds the ring only (default false)" },
 ];
 
 /// The named configs.
@@ -115,6 +120,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "resync", toml: include_str!("configs/resync.toml") },
     NamedConfig { name: "resync-i", toml: include_str!("configs/resync-i.toml") },
     NamedConfig { name: "open-i", toml: include_str!("configs/open-i.toml") },
+    NamedConfig { name: "direct", toml: include_str!("configs/direct.toml") },
 ];
 
 impl Config {

@@ -111,12 +111,14 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, inp
         Input::Control { read } => Output::Control(p.control(read)),
         Input::Poll { read, ring } => {
             let poll = s.poll(read);
-            let fetched = match (poll, ring) {
-                (Poll::Fetch { from, units: n }, Some(ring)) => Some(fetch(s, from, &units(&ring, from, n))?),
-                (Poll::Fetch { .. }, None) => return Err("S fetches from an I that does not answer".into()),
-                _ => None,
-            };
-            Output::Polled { poll, fetched }
+            match (poll, ring) {
+                (Poll::Fetch { from, units: n }, Some(ring)) => {
+                    Output::Polled { poll, fetched: Some(fetch(s, from, &units(&ring, from, n))?) }
+                }
+                // The control info came over the direct path, but I does not answer the fetch.
+                (Poll::Fetch { .. }, None) => Output::Polled { poll: s.read_failed(), fetched: None },
+                _ => Output::Polled { poll, fetched: None },
+            }
         }
         Input::Applied => Output::Publish(s.applied().map_err(|e| e.to_string())?),
         Input::Heartbeat => Output::Publish(s.heartbeat()),

@@ -96,6 +96,12 @@ impl JournalModel {
         s.s_up && s.s.mode == Mode::Normal
     }
 
+    /// Control info can be exchanged: over I (embodiment 1), or over the direct path
+    /// (embodiment 2), which does not fail in this model.
+    pub fn control_up(&self, s: &State) -> bool {
+        self.config.direct_control || s.i_up
+    }
+
     fn ring_if_up(s: &State) -> Option<Ring> {
         s.i_up.then(|| s.ring.clone())
     }
@@ -116,8 +122,8 @@ impl JournalModel {
                     return Ok(None);
                 }
             }
-            Action::Control => Input::Control { read: s.i_up.then_some(s.c632) },
-            Action::Poll => Input::Poll { read: s.i_up.then_some(s.c631), ring: Self::ring_if_up(s) },
+            Action::Control => Input::Control { read: self.control_up(s).then_some(s.c632) },
+            Action::Poll => Input::Poll { read: self.control_up(s).then_some(s.c631), ring: Self::ring_if_up(s) },
             Action::Apply => Input::Applied,
             Action::Heartbeat => Input::Heartbeat,
             Action::Drain => Input::Drain { ring: Self::ring_if_up(s) },
@@ -177,7 +183,7 @@ impl JournalModel {
             Action::Apply => s.s_up && s.s.pending.is_some(),
             // Only while P reads 632: otherwise nobody ever reads what the timer writes (no
             // resync in this model), and a timer that changes nothing observable is left out.
-            Action::Heartbeat => s.s_up && s.i_up && Self::p_timer(s) && s.s_beat < 2,
+            Action::Heartbeat => s.s_up && self.control_up(s) && Self::p_timer(s) && s.s_beat < 2,
             Action::Drain => s.s_up && matches!(s.s.mode, Mode::Draining { .. }) && s.s.pending.is_none(),
             // P crashes at most once a run (it may restart once, with `recover_p`).
             Action::CrashP => c.crash_p && s.p_up && !s.ghost.p_crashed,
@@ -228,7 +234,7 @@ impl JournalModel {
     /// 632. An area of another owner takes the write only where I does not enforce claim 4's
     /// write permission (S11); where it does, I refuses it and nothing is stored.
     fn s_writes_control(&self, s: &mut State, rec: ControlInfo) {
-        if !s.i_up {
+        if !self.control_up(s) {
             return;
         }
         match s.s.control_area() {
@@ -301,12 +307,12 @@ impl JournalModel {
             (Action::Control, Some(Output::Control(step))) => {
                 match step {
                     ControlStep::Publish(rec) => {
-                        if s.i_up {
+                        if self.control_up(s) {
                             s.c631 = rec;
                         }
                     }
                     ControlStep::PeerFailed(Failure::PeerSilent) => {
-                        if s.s_up && s.i_up {
+                        if s.s_up && self.control_up(s) {
                             s.ghost.false_alarm = true;
                         }
                     }
@@ -318,7 +324,7 @@ impl JournalModel {
                 s.s_beat = 0;
             }
             (Action::Poll, Some(Output::Polled { poll, fetched })) => {
-                if poll == Poll::PeerFailed(Failure::PeerSilent) && Self::p_timer(s) && s.i_up {
+                if poll == Poll::PeerFailed(Failure::PeerSilent) && Self::p_timer(s) && self.control_up(s) {
                     s.ghost.false_alarm = true;
                 }
                 if let Some((from, f, applies)) = fetched {
@@ -423,7 +429,7 @@ impl JournalModel {
             s.s_polled = 0;
             s.s_beat = 0;
         }
-        if !s.s_up || !s.i_up {
+        if !s.s_up || !self.control_up(s) {
             s.p_read = 0;
         }
         Some(())

@@ -185,8 +185,18 @@ fn l2(m: &JournalModel, s: &State) -> bool {
 }
 
 /// L4: a side that should notice a failure has not yet.
-fn l4(_: &JournalModel, s: &State) -> bool {
+fn l4(m: &JournalModel, s: &State) -> bool {
     let p_watching = s.p_up && !s.p_fenced && s.p.pair == PairState::Pair;
     let s_watching = s.s_up && s.s.mode == Mode::Normal;
-    (!s.p_up && s.i_up && s_watching) || (!s.i_up && (p_watching || s_watching)) || (!s.s_up && p_watching)
+    let control = m.control_up(s);
+    // I's failure is noticed on a read of I: with control info over I, every round reads it;
+    // over the direct path (embodiment 2) only P's journal writes and S's fetches do.
+    let (p_reads_i, s_reads_i) = if m.config.direct_control {
+        (!s.writing.is_empty(), s.s.end > s.s.head)
+    } else {
+        (true, true)
+    };
+    (!s.p_up && control && s_watching)
+        || (!s.i_up && ((p_watching && p_reads_i) || (s_watching && s_reads_i)))
+        || (!s.s_up && p_watching)
 }
