@@ -314,7 +314,7 @@ fn fig6_four_views_and_p_round() {
 
         // P runs 1001-1004. One unchanged heartbeat reading is not a failure (1002).
         let step = w.p_round();
-        assert_eq!(w.p.detector.unchanged, 1);
+        assert_eq!(w.p.detectors[0].unchanged, 1);
         // 1003: 626 := 632's head = Data3; 627 = Data3..Data6; 631 = (Data3, Data3..Data6).
         assert_eq!(step, ControlStep::Publish(p_ci(2, 4, 4)));
         assert_eq!(w.i.c631, Some(p_ci(2, 4, 4)));
@@ -843,10 +843,10 @@ fn detection_at_p() {
         assert_eq!(w.p_round(), ControlStep::Publish(p_ci(0, 1, 1)));
         assert_eq!(w.p_round(), ControlStep::Publish(p_ci(0, 1, 2)));
         assert_eq!(w.p_round(), ControlStep::Publish(p_ci(0, 1, 3)));
-        assert_eq!(w.p.detector.unchanged, 2);
+        assert_eq!(w.p.detectors[0].unchanged, 2);
         w.s_heartbeat();
         assert_eq!(w.p_round(), ControlStep::Publish(p_ci(0, 1, 4)));
-        assert_eq!(w.p.detector.unchanged, 0, "reset by S's new heartbeat");
+        assert_eq!(w.p.detectors[0].unchanged, 0, "reset by S's new heartbeat");
         assert_eq!(w.p_round(), ControlStep::Publish(p_ci(0, 1, 5)));
         assert_eq!(w.p_round(), ControlStep::Publish(p_ci(0, 1, 6)));
         assert_eq!(w.p.pair, PairState::Pair);
@@ -1096,5 +1096,38 @@ fn direct_control_path_fetch_fails() {
         assert_eq!(w.s.bitmap.start_id, ReqId(1));
         assert_eq!(w.s.read_failed(), Poll::Idle);
         assert_eq!(w.s.mode, Mode::Suspended);
+    }
+}
+
+// =============================================================================================
+// 11. Embodiment 5: several secondaries (Fig. 18, [0165]-[0168])
+// =============================================================================================
+
+/// P reads every S's 632 and moves its head 626 to the slowest S's head (1003); update info
+/// 108 is kept for what the slowest has not confirmed. One silent S is a failure (Fig. 11),
+/// and the bitmap starts at the slowest S's head.
+#[test]
+fn several_secondaries_head_is_the_slowest() {
+    for variant in VARIANTS {
+        let mut w = World::new(Setup::plain(variant, 8));
+        let d: Vec<Reserved> = (1..=4).map(|k| w.write(fig6_addr(k), 1)).collect();
+        let fast = s_ci(3, 0, 1);
+        let slow = ci(Owner::Secondary(1), 1, 0, 1);
+        assert!(matches!(w.p.control_all(&[Some(fast), Some(slow)]), ControlStep::Publish(_)));
+        assert_eq!(w.p.head, d[1].pos, "the slowest S is at Data2");
+        assert_eq!(update_ids(&w.p), vec![2, 3, 4]);
+        // The fast S moves on; the slow one stops heartbeating: after the threshold, P fails
+        // over with a bitmap from the slowest S's head.
+        let mut step = ControlStep::Idle;
+        for hb in 2..10 {
+            step = w.p.control_all(&[Some(s_ci(4, 0, hb)), Some(slow)]);
+            if matches!(step, ControlStep::PeerFailed(_)) {
+                break;
+            }
+            assert_eq!(w.p.head, d[1].pos, "the slow S holds the head back");
+        }
+        assert_eq!(step, ControlStep::PeerFailed(Failure::PeerSilent));
+        assert_eq!(w.p.bitmap.start_id, ReqId(2));
+        assert_eq!(w.p.bitmap.bits, bits(&[fig6_addr(2), fig6_addr(3), fig6_addr(4)]));
     }
 }

@@ -56,5 +56,8 @@ crate::seeded_faults! {
         /// S11: S's control area 612 is misconfigured onto P's 611, so S writes its records
         /// over 631 (where I does not enforce claim 4's write permission).
         B23 = 23,
+        /// S2 (embodiment 5): P's head follows the fastest secondary, not the slowest, and
+        /// frees journals a slower one has not taken.
+        B24 = 24,
     }
 }

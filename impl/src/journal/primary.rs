@@ -132,6 +132,10 @@ pub enum Failure {
     Restart,
 }
 
+/// The most secondaries one P's control round reads (embodiment 5); the configuration format
+/// allows more (`format::MAX_SECONDARIES`), a bound for a later, larger P.
+pub const MAX_SECONDARIES: usize = 4;
+
 /// P, with at most `INFLIGHT` journals in flight and `UPDATES` entries of update info 108.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct Primary<const INFLIGHT: usize = 64, const UPDATES: usize = 4096> {
@@ -156,8 +160,8 @@ pub struct Primary<const INFLIGHT: usize = 64, const UPDATES: usize = 4096> {
     pub bitmap: Bitmap,
     /// P's heartbeat 621.
     pub heartbeat: u32,
-    /// The heartbeat check on S's 632.
-    pub detector: Detector,
+    /// The heartbeat check on each S's 632 (embodiment 5 has several secondaries).
+    pub detectors: [Detector; MAX_SECONDARIES],
 }
 
 impl<const INFLIGHT: usize, const UPDATES: usize> Primary<INFLIGHT, UPDATES> {
@@ -180,7 +184,7 @@ impl<const INFLIGHT: usize, const UPDATES: usize> Primary<INFLIGHT, UPDATES> {
             updates: heapless::Vec::new(),
             bitmap: Bitmap::default(),
             heartbeat: 0,
-            detector: Detector::default(),
+            detectors: [Detector::default(); MAX_SECONDARIES],
         }
     }
 
@@ -313,24 +317,40 @@ impl<const INFLIGHT: usize, const UPDATES: usize> Primary<INFLIGHT, UPDATES> {
 
     /// Fig. 10, one round: `read` is 632 as read from I (1001), or `None` when the read failed.
     pub fn control(&mut self, read: Option<ControlInfo>) -> ControlStep {
+        self.control_all(&[read])
+    }
+
+    /// Fig. 10 with several secondaries (embodiment 5, Fig. 18): `reads[i]` is the i-th S's 632
+    /// (`None`: the read failed). Every S's heartbeat is checked; the new head 626 is the
+    /// **slowest** S's head (1003), so no journal any S still needs is freed (S2). B24 takes the
+    /// fastest instead.
+    pub fn control_all(&mut self, reads: &[Option<ControlInfo>]) -> ControlStep {
+        assert!(!reads.is_empty() && reads.len() <= MAX_SECONDARIES, "1 to {MAX_SECONDARIES} secondaries");
         if self.pair != PairState::Pair {
             return ControlStep::Idle;
         }
-        let Some(info) = read else {
-            if Fault::B17.on(self.faults) {
-                self.detector.unchanged = 0;
-                return ControlStep::Publish(self.record());
+        let mut slowest: Option<Pos> = None;
+        let mut fastest: Option<Pos> = None;
+        for (detector, read) in self.detectors.iter_mut().zip(reads) {
+            let Some(info) = read else {
+                if Fault::B17.on(self.faults) {
+                    detector.unchanged = 0;
+                    continue;
+                }
+                self.fail(Failure::Io);
+                return ControlStep::PeerFailed(Failure::Io);
+            };
+            if detector.silent(info.heartbeat, self.config.threshold, self.faults) {
+                self.fail(Failure::PeerSilent);
+                return ControlStep::PeerFailed(Failure::PeerSilent);
             }
-            self.fail(Failure::Io);
-            return ControlStep::PeerFailed(Failure::Io);
-        };
-        if self.detector.silent(info.heartbeat, self.config.threshold, self.faults) {
-            self.fail(Failure::PeerSilent);
-            return ControlStep::PeerFailed(Failure::PeerSilent);
+            slowest = Some(slowest.map_or(info.head, |h| h.min(info.head)));
+            fastest = Some(fastest.map_or(info.head, |h| h.max(info.head)));
         }
         // 1003: the head S confirmed (never past what P has written, never backwards).
-        if !Fault::B5.on(self.faults) {
-            let confirmed = info.head.min(self.done);
+        let confirmed = if Fault::B24.on(self.faults) { fastest } else { slowest };
+        if let (Some(confirmed), false) = (confirmed, Fault::B5.on(self.faults)) {
+            let confirmed = confirmed.min(self.done);
             if confirmed > self.head {
                 self.head = confirmed;
             }
@@ -373,7 +393,7 @@ impl<const INFLIGHT: usize, const UPDATES: usize> Primary<INFLIGHT, UPDATES> {
     ///   still in flight at the crash: their data is on P's volume and perhaps nowhere else
     ///   (note S12). B20 leaves those out of the bits and keeps the start point.
     pub fn restart(&mut self) {
-        self.detector = Detector::default();
+        self.detectors = [Detector::default(); MAX_SECONDARIES];
         if self.variant == Variant::Faithful {
             self.updates.clear();
             self.pair = PairState::Suspend;

@@ -36,6 +36,7 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B20 => (&[S12, S9], "P's restart leaves the write whose journal the crash cut out of its bitmap"),
         Fault::B21 => (&[L5], "writes during the resync dirty their blocks again: write, copy, write, copy, forever"),
         Fault::B23 => (&[S11], "S's control area is configured onto P's, and an I without write permission takes S's records over 631"),
+        Fault::B24 => (&[S2], "with two secondaries P's head follows the faster: it writes over journals the slower has not taken"),
         Fault::B22 => (&[L3], "the drain waits at a journal that fails its checks for P, who is dead, to finish it"),
     }
 }
@@ -49,6 +50,7 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B7, _) => "stale",
         (Fault::B15, _) => "partial",
         (Fault::B23, _) => "open-i",
+        (Fault::B24, _) => "two-s",
         (Fault::B18 | Fault::B19 | Fault::B20 | Fault::B21, _) => "resync",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
@@ -142,10 +144,11 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         "B23 where I enforces write permission: S's writes to P's area are refused (S11 holds)",
     ));
     // Worlds that each exercise one thing; `failures` (every failure and the console, 1.9
-    // million states) in the standard tier only.
-    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i", "direct"];
+    // million states) and `two-s-crash` in the standard tier only.
+    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i", "direct", "two-s"];
     if tier == Tier::Standard {
-        worlds.push("failures");
+        // Two secondaries, either may crash: 18 million states, 45 s.
+        worlds.extend(["failures", "two-s-crash"]);
     }
     for world in worlds {
         v.push(check(

@@ -75,6 +75,14 @@ pub struct Config {
     /// ring. The path does not fail in this model.
     #[serde(default)]
     pub direct_control: bool,
+    /// Embodiment 5 (Fig. 18): secondaries (1 or 2), each with its own 632; P's head is the
+    /// slowest's. With two, P does not crash and nothing is taken over or resynced.
+    #[serde(default = "one")]
+    pub secondaries: u8,
+}
+
+fn one() -> u8 {
+    1
 }
 
 fn yes() -> bool {
@@ -103,6 +111,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "resync", about: "the console may resync both suspended sides in either direction, Fig. 14 (default false)" },
     Field { key: "resync_writes", about: "the source's host may write during the resync, 1410 (default false)" },
     Field { key: "write_permission", about: "I takes an area's writes from its owner only, claim 4 (default true)" },
+    Field { key: "secondaries", about: "embodiment 5: secondaries, 1 or 2, each with its own 632 (default 1)" },
     Field { key: "direct_control", about: "embodiment 2: control info over a direct P-S path, I holds the ring only (default false)" },
 ];
 
@@ -121,6 +130,8 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "resync-i", toml: include_str!("configs/resync-i.toml") },
     NamedConfig { name: "open-i", toml: include_str!("configs/open-i.toml") },
     NamedConfig { name: "direct", toml: include_str!("configs/direct.toml") },
+    NamedConfig { name: "two-s", toml: include_str!("configs/two-s.toml") },
+    NamedConfig { name: "two-s-crash", toml: include_str!("configs/two-s-crash.toml") },
 ];
 
 impl Config {
@@ -155,6 +166,10 @@ impl Config {
         }
         if self.recover_p && !self.crash_p {
             return Err("`recover_p` needs `crash_p = true`".into());
+        }
+        range("secondaries", self.secondaries.into(), 1, super::state::MAX_SIDES as u32)?;
+        if self.secondaries > 1 && (self.crash_p || self.takeover || self.resync) {
+            return Err("with two `secondaries`, P does not crash and nothing is taken over or resynced (not modelled)".into());
         }
         if self.resync_writes && !self.resync {
             return Err("`resync_writes` needs `resync = true`".into());

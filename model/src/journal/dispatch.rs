@@ -3,10 +3,10 @@
 //! roles (`JournalModel::drive_roles`).
 
 use super::config::MAX_QUEUE;
-use super::state::ModelPrimary;
+use super::state::{ModelPrimary, Side, MAX_SIDES};
 use rcopy::journal::{
     resync, Acks, Apply, ControlInfo, ControlStep, Direction, DuringResync, Failure, Fetched, Mode, PairState, Plan, Poll, Pos, ReqId,
-    Resync, Secondary, Side, Ts, UnitTag, Written,
+    Resync, Secondary, Ts, UnitTag, Written,
 };
 
 /// The ring as read from I: every unit, in physical order.
@@ -21,16 +21,17 @@ pub enum Input {
     Written { id: ReqId },
     /// 907 failed: I did not answer P's journal write.
     WriteFailed,
-    /// Fig. 10: P's timer; `read` is 632 as read from I (`None`: the read failed).
-    Control { read: Option<ControlInfo> },
-    /// Fig. 12, 1201-1204: S's timer; `read` is 631, `ring` the ring (`None`: I did not answer).
-    Poll { read: Option<ControlInfo>, ring: Option<Ring> },
-    /// 1205-1207: S applied what it fetched.
-    Applied,
-    /// S's heartbeat timer.
-    Heartbeat,
-    /// Fig. 13, one read of the drain (`None`: I did not answer).
-    Drain { ring: Option<Ring> },
+    /// Fig. 10: P's timer; `reads[i]` is the `i`-th S's 632 as read (`None`: the read failed).
+    Control { reads: heapless::Vec<Option<ControlInfo>, MAX_SIDES> },
+    /// Fig. 12, 1201-1204: S `s`'s timer; `read` is 631, `ring` the ring (`None`: I did not
+    /// answer).
+    Poll { s: u8, read: Option<ControlInfo>, ring: Option<Ring> },
+    /// 1205-1207: S `s` applied what it fetched.
+    Applied { s: u8 },
+    /// S `s`'s heartbeat timer.
+    Heartbeat { s: u8 },
+    /// Fig. 13, one read of S `s`'s drain (`None`: I did not answer).
+    Drain { s: u8, ring: Option<Ring> },
     /// The console lets the secondary host take over; `fenced`: it blocked P first.
     Takeover { fenced: bool },
     /// A secondary-host write after takeover.
@@ -96,9 +97,14 @@ fn fetch(
     Ok((from, f, applies))
 }
 
-/// Feed one input to P, S or the resync (`r`, once the console planned one). An error says why
-/// the roles refused it (the step is then not enabled); callers feed a copy.
-pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, input: Input) -> Result<Output, String> {
+fn side(ss: &mut [Side], i: u8) -> Result<&mut Secondary, String> {
+    ss.get_mut(usize::from(i)).map(|x| &mut x.role).ok_or(format!("there is no secondary {i}"))
+}
+
+/// Feed one input to P, an S (the roles of `ss`) or the resync (`r`, once the console planned
+/// one). An error says why the roles refused it (the step is then not enabled); callers feed a
+/// copy. The console's inputs go to the first S.
+pub fn feed(p: &mut ModelPrimary, ss: &mut [Side], r: &mut Option<Resync>, input: Input) -> Result<Output, String> {
     Ok(match input {
         Input::HostWrite { addr, blocks, reading } => {
             Output::Written(p.host_write(0, addr.into(), blocks.into(), true, reading).map_err(|e| e.to_string())?)
@@ -108,8 +114,9 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, inp
             p.fail(Failure::Io);
             Output::Failed
         }
-        Input::Control { read } => Output::Control(p.control(read)),
-        Input::Poll { read, ring } => {
+        Input::Control { reads } => Output::Control(p.control_all(&reads)),
+        Input::Poll { s, read, ring } => {
+            let s = side(ss, s)?;
             let poll = s.poll(read);
             match (poll, ring) {
                 (Poll::Fetch { from, units: n }, Some(ring)) => {
@@ -120,9 +127,10 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, inp
                 _ => Output::Polled { poll, fetched: None },
             }
         }
-        Input::Applied => Output::Publish(s.applied().map_err(|e| e.to_string())?),
-        Input::Heartbeat => Output::Publish(s.heartbeat()),
-        Input::Drain { ring } => {
+        Input::Applied { s } => Output::Publish(side(ss, s)?.applied().map_err(|e| e.to_string())?),
+        Input::Heartbeat { s } => Output::Publish(side(ss, s)?.heartbeat()),
+        Input::Drain { s, ring } => {
+            let s = side(ss, s)?;
             let window = s.drain_window();
             let fetched = match (window, ring) {
                 (Some((from, n)), Some(ring)) => Some(fetch(s, from, &units(&ring, from, n))?),
@@ -140,11 +148,11 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, inp
             }
         }
         Input::Takeover { fenced } => {
-            s.take_over(fenced).map_err(|e| e.to_string())?;
+            side(ss, 0)?.take_over(fenced).map_err(|e| e.to_string())?;
             Output::Done
         }
         Input::SecondaryWrite { addr } => {
-            s.host_write(addr.into(), 1).map_err(|e| e.to_string())?;
+            side(ss, 0)?.host_write(addr.into(), 1).map_err(|e| e.to_string())?;
             Output::Done
         }
         Input::RecoverP => {
@@ -158,11 +166,12 @@ pub fn feed(p: &mut ModelPrimary, s: &mut Secondary, r: &mut Option<Resync>, inp
             if p.pair != PairState::Suspend {
                 return Err("P is not suspended: it has no bitmap to resync by".into());
             }
+            let s = side(ss, 0)?;
             if !matches!(s.mode, Mode::Suspended | Mode::TakenOver) {
                 return Err("S is not suspended: it has no bitmap to resync by".into());
             }
-            let p_side = Side { bitmap: Some(p.bitmap), lost_data: p_lost };
-            let s_side = Side { bitmap: Some(s.bitmap), lost_data: false };
+            let p_side = resync::Side { bitmap: Some(p.bitmap), lost_data: p_lost };
+            let s_side = resync::Side { bitmap: Some(s.bitmap), lost_data: false };
             let plan = resync::plan(&p_side, &s_side, direction, p.variant, p.faults);
             *r = Some(Resync::start(&plan, regions, p.config.region_blocks, p.faults));
             Output::Planned(plan)

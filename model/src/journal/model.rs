@@ -4,7 +4,7 @@
 
 use super::config::{Config, MAX_QUEUE};
 use super::dispatch::{feed, Input, Output, Ring};
-use super::state::{Ghost, ModelPrimary, State, WriteRec};
+use super::state::{Ghost, ModelPrimary, Side, State, WriteRec};
 use rcopy::fault::FaultSet;
 use rcopy::journal::{
     Apply, ControlStep, Failure, Fetched, Geometry, JournalMeta, Mode, Owner, PairState, Poll, Pos, PrimaryConfig,
@@ -22,18 +22,18 @@ pub enum Action {
     WriteUnit { id: ReqId },
     /// P's control-info timer (Fig. 10).
     Control,
-    /// S's fetch timer (Fig. 12, 1201-1204).
-    Poll,
-    /// S applies what it fetched and publishes its progress (1205-1207).
-    Apply,
-    /// S's heartbeat timer.
-    Heartbeat,
-    /// One read of S's drain (Fig. 13).
-    Drain,
+    /// S `s`'s fetch timer (Fig. 12, 1201-1204).
+    Poll { s: u8 },
+    /// S `s` applies what it fetched and publishes its progress (1205-1207).
+    Apply { s: u8 },
+    /// S `s`'s heartbeat timer.
+    Heartbeat { s: u8 },
+    /// One read of S `s`'s drain (Fig. 13).
+    Drain { s: u8 },
     /// P crashes (a journal being written is left torn).
     CrashP,
-    /// S crashes for good.
-    CrashS,
+    /// S `s` crashes for good.
+    CrashS { s: u8 },
     /// I fails for good.
     FailI,
     /// The console blocks P (1104).
@@ -92,8 +92,12 @@ impl JournalModel {
     }
 
     /// S polls (and P's timer is bounded by it).
-    fn s_polls(s: &State) -> bool {
-        s.s_up && s.s.mode == Mode::Normal
+    fn s_polls(x: &Side) -> bool {
+        x.up && x.role.mode == Mode::Normal
+    }
+
+    fn side<'s>(&self, s: &'s State, i: u8) -> Option<&'s Side> {
+        s.ss.get(usize::from(i))
     }
 
     /// Control info can be exchanged: over I (embodiment 1), or over the direct path
@@ -122,11 +126,15 @@ impl JournalModel {
                     return Ok(None);
                 }
             }
-            Action::Control => Input::Control { read: self.control_up(s).then_some(s.c632) },
-            Action::Poll => Input::Poll { read: self.control_up(s).then_some(s.c631), ring: Self::ring_if_up(s) },
-            Action::Apply => Input::Applied,
-            Action::Heartbeat => Input::Heartbeat,
-            Action::Drain => Input::Drain { ring: Self::ring_if_up(s) },
+            Action::Control => {
+                Input::Control { reads: s.ss.iter().map(|x| self.control_up(s).then_some(x.c632)).collect() }
+            }
+            Action::Poll { s: i } => {
+                Input::Poll { s: i, read: self.control_up(s).then_some(s.c631), ring: Self::ring_if_up(s) }
+            }
+            Action::Apply { s } => Input::Applied { s },
+            Action::Heartbeat { s } => Input::Heartbeat { s },
+            Action::Drain { s: i } => Input::Drain { s: i, ring: Self::ring_if_up(s) },
             Action::Takeover => Input::Takeover { fenced: s.p_fenced },
             Action::SecondaryWrite { addr } => Input::SecondaryWrite { addr },
             Action::RecoverP { .. } => Input::RecoverP,
@@ -137,7 +145,7 @@ impl JournalModel {
             },
             Action::Copy => Input::Copy,
             Action::ResyncWrite { addr } => Input::ResyncWrite { addr },
-            Action::CrashP | Action::CrashS | Action::FailI | Action::Fence => return Ok(None),
+            Action::CrashP | Action::CrashS { .. } | Action::FailI | Action::Fence => return Ok(None),
         }))
     }
 
@@ -145,7 +153,7 @@ impl JournalModel {
     /// roles calls this.
     pub fn drive_roles(&self, state: &mut State, action: &Action) -> Result<(), String> {
         if let Some(input) = self.input(state, action)? {
-            feed(&mut state.p, &mut state.s, &mut state.resync, input)?;
+            feed(&mut state.p, &mut state.ss, &mut state.resync, input)?;
         }
         Ok(())
     }
@@ -174,26 +182,29 @@ impl JournalModel {
             Action::WriteUnit { id } => s.p_up && s.writing.iter().any(|w| w.0.id == id),
             Action::Control => {
                 Self::p_timer(s)
-                    && (s.p_fired < 2 || !Self::s_polls(s))
-                    && (s.p_read <= c.skew || !s.s_up)
+                    && s.ss.iter().all(|x| (x.p_fired < 2 || !Self::s_polls(x)) && (x.p_read <= c.skew || !x.up))
             }
-            Action::Poll => {
-                Self::s_polls(s) && s.s.pending.is_none() && (s.s_polled <= c.skew || !Self::p_timer(s))
+            Action::Poll { s: i } => self.side(s, i).is_some_and(|x| {
+                Self::s_polls(x) && x.role.pending.is_none() && (x.polled <= c.skew || !Self::p_timer(s))
+            }),
+            Action::Apply { s: i } => self.side(s, i).is_some_and(|x| x.up && x.role.pending.is_some()),
+            // Only while P reads 632: otherwise nobody reads what the timer writes (a resync
+            // uses the bitmaps), and a timer that changes nothing observable is left out.
+            Action::Heartbeat { s: i } => {
+                self.side(s, i).is_some_and(|x| x.up && x.beat < 2) && self.control_up(s) && Self::p_timer(s)
             }
-            Action::Apply => s.s_up && s.s.pending.is_some(),
-            // Only while P reads 632: otherwise nobody ever reads what the timer writes (no
-            // resync in this model), and a timer that changes nothing observable is left out.
-            Action::Heartbeat => s.s_up && self.control_up(s) && Self::p_timer(s) && s.s_beat < 2,
-            Action::Drain => s.s_up && matches!(s.s.mode, Mode::Draining { .. }) && s.s.pending.is_none(),
+            Action::Drain { s: i } => self
+                .side(s, i)
+                .is_some_and(|x| x.up && matches!(x.role.mode, Mode::Draining { .. }) && x.role.pending.is_none()),
             // P crashes at most once a run (it may restart once, with `recover_p`).
             Action::CrashP => c.crash_p && s.p_up && !s.ghost.p_crashed,
-            Action::CrashS => c.crash_s && s.s_up,
+            Action::CrashS { s: i } => c.crash_s && self.side(s, i).is_some_and(|x| x.up),
             Action::FailI => c.fail_i && s.i_up,
-            Action::Fence => c.takeover && !s.p_fenced && s.s_up && s.s.mode == Mode::Suspended,
-            Action::Takeover => c.takeover && s.s_up && s.s.mode == Mode::Suspended,
+            Action::Fence => c.takeover && !s.p_fenced && s.s0().up && s.s0().role.mode == Mode::Suspended,
+            Action::Takeover => c.takeover && s.s0().up && s.s0().role.mode == Mode::Suspended,
             Action::SecondaryWrite { addr } => {
-                s.s_up
-                    && s.s.mode == Mode::TakenOver
+                s.s0().up
+                    && s.s0().role.mode == Mode::TakenOver
                     && s.ghost.secondary_writes < c.secondary_writes
                     && addr < c.volume_blocks
             }
@@ -202,20 +213,19 @@ impl JournalModel {
                 c.resync
                     && s.p_up
                     && s.p.pair == PairState::Suspend
-                    && s.s_up
-                    && matches!(s.s.mode, Mode::Suspended | Mode::TakenOver)
+                    && s.s0().up
+                    && matches!(s.s0().role.mode, Mode::Suspended | Mode::TakenOver)
                     && s.writing.is_empty()
-                    && s.s.pending.is_none()
+                    && s.s0().role.pending.is_none()
             }
             Action::Copy | Action::ResyncWrite { .. } => false,
         }
     }
 
-    /// S fetched: keep what it is to apply (address, value, and whether the unit is part of a
-    /// journal P wrote in full, at that place) in its buffer.
-    fn buffer(&self, s: &mut State, from: Pos, f: &Fetched, applies: &heapless::Vec<Apply, MAX_QUEUE>) {
-        s.fetched_from = from;
-        s.to_apply.clear();
+    /// S `i` fetched: keep what it is to apply (address, value, and whether the unit is part of
+    /// a journal P wrote in full, at that place) in its buffer.
+    fn buffer(&self, s: &mut State, i: u8, from: Pos, f: &Fetched, applies: &heapless::Vec<Apply, MAX_QUEUE>) {
+        let mut buffer = heapless::Vec::new();
         for a in applies {
             let u = s.unit(Pos(from.0.saturating_add(a.index)));
             let whole = s.ghost.writes.iter().any(|w| match w.journal {
@@ -223,31 +233,40 @@ impl JournalModel {
                 None => false,
             });
             let ok = u.intact && whole && a.addr == u.meta.addr + u32::from(u.serial);
-            let _ = s.to_apply.push(ApplyRec { index: a.index as u8, addr: a.addr as u8, value: u.meta.id.0 as u8, ok });
+            let _ = buffer.push(ApplyRec { index: a.index as u8, addr: a.addr as u8, value: u.meta.id.0 as u8, ok });
+        }
+        if let Some(x) = s.ss.get_mut(usize::from(i)) {
+            x.fetched_from = from;
+            x.to_apply = buffer;
         }
         if let Some(rec) = f.publish_early {
-            self.s_writes_control(s, rec);
+            self.s_writes_control(s, i, rec);
         }
     }
 
     /// S writes its control info record to the area it was configured with (612): its own,
     /// 632. An area of another owner takes the write only where I does not enforce claim 4's
     /// write permission (S11); where it does, I refuses it and nothing is stored.
-    fn s_writes_control(&self, s: &mut State, rec: ControlInfo) {
+    fn s_writes_control(&self, s: &mut State, i: u8, rec: ControlInfo) {
         if !self.control_up(s) {
             return;
         }
-        match s.s.control_area() {
+        let Some(area) = s.ss.get(usize::from(i)).map(|x| x.role.control_area()) else { return };
+        match area {
             Owner::Primary if self.config.write_permission => {}
             Owner::Primary => s.c631 = rec,
-            Owner::Secondary(_) => s.c632 = rec,
+            Owner::Secondary(k) => {
+                if let Some(x) = s.ss.get_mut(usize::from(k)) {
+                    x.c632 = rec;
+                }
+            }
         }
     }
 
     fn step(&self, s: &mut State, action: Action) -> Option<()> {
         let input = self.input(s, &action).ok()?;
         let out = match input {
-            Some(i) => Some(feed(&mut s.p, &mut s.s, &mut s.resync, i).ok()?),
+            Some(i) => Some(feed(&mut s.p, &mut s.ss, &mut s.resync, i).ok()?),
             None => None,
         };
         match (action, out) {
@@ -263,11 +282,19 @@ impl JournalModel {
                             journal: Some((r.meta, r.pos)),
                             complete: false,
                             acked: r.ack_now,
-                            applied: 0,
+                            applied: [0; super::state::MAX_SIDES],
                         }
                     }
                     Written::Marked { .. } | Written::Local => {
-                        WriteRec { addr, blocks, value: 200 + n, journal: None, complete: false, acked: true, applied: 0 }
+                        WriteRec {
+                            addr,
+                            blocks,
+                            value: 200 + n,
+                            journal: None,
+                            complete: false,
+                            acked: true,
+                            applied: [0; super::state::MAX_SIDES],
+                        }
                     }
                 };
                 for b in addr..addr + blocks {
@@ -284,7 +311,7 @@ impl JournalModel {
                 let (meta, pos, done) = s.writing[i];
                 let at = Pos(pos.0 + u32::from(done));
                 let q = self.config.queue_units;
-                if at.0 >= s.s.head.0.saturating_add(q) && s.s_up && s.s.mode == Mode::Normal {
+                if s.ss.iter().any(|x| x.up && x.role.mode == Mode::Normal && at.0 >= x.role.head.0.saturating_add(q)) {
                     s.ghost.overwrote = true;
                 }
                 s.ring[at.slot(q) as usize] = UnitTag { meta, serial: u16::from(done), intact: true };
@@ -312,54 +339,61 @@ impl JournalModel {
                         }
                     }
                     ControlStep::PeerFailed(Failure::PeerSilent) => {
-                        if s.s_up && self.control_up(s) {
+                        if s.ss.iter().all(|x| x.up) && self.control_up(s) {
                             s.ghost.false_alarm = true;
                         }
                     }
                     _ => {}
                 }
-                s.p_fired = (s.p_fired + 1).min(2);
-                s.s_polled = 0;
-                s.p_read = (s.p_read + 1).min(self.config.skew + 1);
-                s.s_beat = 0;
+                let skew = self.config.skew;
+                for x in s.ss.iter_mut() {
+                    x.p_fired = (x.p_fired + 1).min(2);
+                    x.polled = 0;
+                    x.p_read = (x.p_read + 1).min(skew + 1);
+                    x.beat = 0;
+                }
             }
-            (Action::Poll, Some(Output::Polled { poll, fetched })) => {
+            (Action::Poll { s: i }, Some(Output::Polled { poll, fetched })) => {
                 if poll == Poll::PeerFailed(Failure::PeerSilent) && Self::p_timer(s) && self.control_up(s) {
                     s.ghost.false_alarm = true;
                 }
                 if let Some((from, f, applies)) = fetched {
-                    self.buffer(s, from, &f, &applies);
+                    self.buffer(s, i, from, &f, &applies);
                 }
-                s.s_polled = (s.s_polled + 1).min(self.config.skew + 1);
-                s.p_fired = 0;
+                let x = s.ss.get_mut(usize::from(i))?;
+                x.polled = (x.polled + 1).min(self.config.skew + 1);
+                x.p_fired = 0;
             }
-            (Action::Drain, Some(Output::Drained { fetched })) => {
+            (Action::Drain { s: i }, Some(Output::Drained { fetched })) => {
                 if let Some((from, f, applies)) = fetched {
-                    self.buffer(s, from, &f, &applies);
+                    self.buffer(s, i, from, &f, &applies);
                 }
             }
-            (Action::Apply, Some(Output::Publish(rec))) => {
-                let from = s.fetched_from;
-                let applies = std::mem::take(&mut s.to_apply);
+            (Action::Apply { s: i }, Some(Output::Publish(rec))) => {
+                let k = usize::from(i);
+                let x = s.ss.get_mut(k)?;
+                let from = x.fetched_from;
+                let applies = std::mem::take(&mut x.to_apply);
                 for a in &applies {
-                    s.vol_s[usize::from(a.addr)] = a.value;
+                    x.vol[usize::from(a.addr)] = a.value;
                     if !a.ok {
                         s.ghost.garbage = true;
                     }
                     if let Some(w) = s.ghost.writes.iter_mut().find(|w| w.journal.is_some() && w.value == a.value) {
-                        w.applied = w.applied.saturating_add(1);
+                        w.applied[k] = w.applied[k].saturating_add(1);
                     }
                     let end = Pos(from.0 + u32::from(a.index) + 1);
-                    if end > s.ghost.applied_to {
-                        s.ghost.applied_to = end;
+                    if end > x.applied_to {
+                        x.applied_to = end;
                     }
                 }
-                self.s_writes_control(s, rec);
+                self.s_writes_control(s, i, rec);
             }
-            (Action::Heartbeat, Some(Output::Publish(rec))) => {
-                self.s_writes_control(s, rec);
-                s.s_beat = (s.s_beat + 1).min(2);
-                s.p_read = 0;
+            (Action::Heartbeat { s: i }, Some(Output::Publish(rec))) => {
+                self.s_writes_control(s, i, rec);
+                let x = s.ss.get_mut(usize::from(i))?;
+                x.beat = (x.beat + 1).min(2);
+                x.p_read = 0;
             }
             (Action::CrashP, None) => {
                 s.p_up = false;
@@ -367,9 +401,10 @@ impl JournalModel {
                 s.writing.clear();
                 s.ghost.failed = true;
             }
-            (Action::CrashS, None) => {
-                s.s_up = false;
-                s.to_apply.clear();
+            (Action::CrashS { s: i }, None) => {
+                let x = s.ss.get_mut(usize::from(i))?;
+                x.up = false;
+                x.to_apply.clear();
                 s.ghost.failed = true;
             }
             (Action::FailI, None) => {
@@ -389,9 +424,9 @@ impl JournalModel {
                 if let Plan::Resync { .. } = plan {
                     // S10's judgement: the two bitmaps, whatever the plan made of them, cover
                     // every block the sides differ in.
-                    let both = s.p.bitmap.bits | s.s.bitmap.bits;
+                    let both = s.p.bitmap.bits | s.s0().role.bitmap.bits;
                     let blocks = usize::from(self.config.volume_blocks);
-                    if (0..blocks).any(|b| s.vol_p[b] != s.vol_s[b] && both & (1u64 << b) == 0) {
+                    if (0..blocks).any(|b| s.vol_p[b] != s.s0().vol[b] && both & (1u64 << b) == 0) {
                         s.ghost.unsound_plan = true;
                     }
                 }
@@ -399,14 +434,14 @@ impl JournalModel {
             (Action::Copy, Some(Output::Copied(region))) => {
                 let b = usize::try_from(region).ok().filter(|b| *b < usize::from(self.config.volume_blocks))?;
                 match s.ghost.direction? {
-                    Direction::PrimaryToSecondary => s.vol_s[b] = s.vol_p[b],
-                    Direction::SecondaryToPrimary => s.vol_p[b] = s.vol_s[b],
+                    Direction::PrimaryToSecondary => s.ss[0].vol[b] = s.vol_p[b],
+                    Direction::SecondaryToPrimary => s.vol_p[b] = s.ss[0].vol[b],
                 }
             }
             (Action::ResyncWrite { addr }, Some(Output::During(during))) => {
                 let (src, dst) = match s.ghost.direction? {
-                    Direction::PrimaryToSecondary => (&mut s.vol_p, &mut s.vol_s),
-                    Direction::SecondaryToPrimary => (&mut s.vol_s, &mut s.vol_p),
+                    Direction::PrimaryToSecondary => (&mut s.vol_p, &mut s.ss[0].vol),
+                    Direction::SecondaryToPrimary => (&mut s.ss[0].vol, &mut s.vol_p),
                 };
                 src[usize::from(addr)] = RESYNC_WRITE;
                 if during == DuringResync::Mirror {
@@ -416,21 +451,24 @@ impl JournalModel {
             (Action::Takeover, Some(Output::Done)) => {}
             (Action::SecondaryWrite { addr }, Some(Output::Done)) => {
                 s.ghost.secondary_writes += 1;
-                s.vol_s[usize::from(addr)] = 100 + s.ghost.secondary_writes;
+                s.ss[0].vol[usize::from(addr)] = 100 + s.ghost.secondary_writes;
             }
             _ => return None,
         }
         // A bounded-delay counter means nothing once the timers it relates no longer both run:
         // reset it, so that states differing only in it are one.
-        if !Self::s_polls(s) {
-            s.p_fired = 0;
-        }
-        if !Self::p_timer(s) {
-            s.s_polled = 0;
-            s.s_beat = 0;
-        }
-        if !s.s_up || !self.control_up(s) {
-            s.p_read = 0;
+        let (p_timer, control) = (Self::p_timer(s), self.control_up(s));
+        for x in s.ss.iter_mut() {
+            if !Self::s_polls(x) {
+                x.p_fired = 0;
+            }
+            if !p_timer {
+                x.polled = 0;
+                x.beat = 0;
+            }
+            if !x.up || !control {
+                x.p_read = 0;
+            }
         }
         Some(())
     }
@@ -438,25 +476,38 @@ impl JournalModel {
     /// The fairness classes: each timer and each periodic process, weakly fair. Host writes,
     /// crashes, failures and the console's decisions are not fair.
     pub fn fair_classes(&self) -> Vec<String> {
-        FAIR.iter().map(|s| s.to_string()).collect()
+        let mut v = vec!["P writes journals".to_string(), "P control timer".to_string()];
+        for i in 0..self.config.secondaries {
+            let who = side_name(i);
+            v.extend([format!("{who} poll timer"), format!("{who} apply"), format!("{who} heartbeat"), format!("{who} drain")]);
+        }
+        v.push("resync copy".into());
+        v
     }
 
     pub fn fair_class(&self, action: &Action) -> Option<usize> {
-        match action {
+        let per_side = |s: u8, k: usize| 2 + 4 * usize::from(s) + k;
+        match *action {
             Action::WriteUnit { .. } => Some(0),
             Action::Control => Some(1),
-            Action::Poll => Some(2),
-            Action::Apply => Some(3),
-            Action::Heartbeat => Some(4),
-            Action::Drain => Some(5),
-            Action::Copy => Some(6),
+            Action::Poll { s } => Some(per_side(s, 0)),
+            Action::Apply { s } => Some(per_side(s, 1)),
+            Action::Heartbeat { s } => Some(per_side(s, 2)),
+            Action::Drain { s } => Some(per_side(s, 3)),
+            Action::Copy => Some(per_side(self.config.secondaries, 0)),
             _ => None,
         }
     }
 }
 
-const FAIR: [&str; 7] =
-    ["P writes journals", "P control timer", "S poll timer", "S apply", "S heartbeat", "S drain", "resync copy"];
+/// How traces name the `i`-th secondary: `S`, then `S_2` (not `S2`, which is a property).
+pub fn side_name(i: u8) -> String {
+    if i == 0 {
+        "S".into()
+    } else {
+        format!("S_{}", i + 1)
+    }
+}
 
 /// A unit in S's buffer, to apply: where, the value it carries, and whether it is part of a
 /// journal P wrote in full at that place (the ghost's S4 judgement).
@@ -483,20 +534,34 @@ impl Model for JournalModel {
             start,
             first,
         );
-        let s = Secondary::new(
-            SecondaryConfig {
-                geometry,
-                buffer_units: c.buffer_units,
-                threshold: c.threshold,
-                heartbeat_modulus: HEARTBEAT_MODULUS,
-                region_blocks: 1,
-            },
-            self.variant,
-            self.faults,
-            0,
-            start,
-            first,
-        );
+        let ss = (0..c.secondaries)
+            .map(|me| Side {
+                role: Secondary::new(
+                    SecondaryConfig {
+                        geometry,
+                        buffer_units: c.buffer_units,
+                        threshold: c.threshold,
+                        heartbeat_modulus: HEARTBEAT_MODULUS,
+                        region_blocks: 1,
+                    },
+                    self.variant,
+                    self.faults,
+                    me,
+                    start,
+                    first,
+                ),
+                up: true,
+                c632: State::blank(Owner::Secondary(me), start),
+                fetched_from: start,
+                to_apply: heapless::Vec::new(),
+                vol: Default::default(),
+                applied_to: start,
+                p_fired: 0,
+                polled: 0,
+                beat: 0,
+                p_read: 0,
+            })
+            .collect();
         let ring = (0..c.queue_units)
             .map(|k| {
                 if c.stale {
@@ -510,26 +575,17 @@ impl Model for JournalModel {
             .collect();
         vec![State {
             p,
-            s,
+            ss,
             ring,
             c631: State::blank(Owner::Primary, start),
-            c632: State::blank(Owner::Secondary(0), start),
             writing: heapless::Vec::new(),
-            fetched_from: start,
-            to_apply: heapless::Vec::new(),
             vol_p: Default::default(),
-            vol_s: Default::default(),
             p_up: true,
-            s_up: true,
             i_up: true,
             p_fenced: false,
-            p_fired: 0,
-            s_polled: 0,
-            s_beat: 0,
-            p_read: 0,
             p_lost: false,
             resync: None,
-            ghost: Ghost { applied_to: start, ..Ghost::default() },
+            ghost: Ghost::default(),
         }]
     }
 
@@ -542,14 +598,13 @@ impl Model for JournalModel {
             }
         }
         candidates.extend(s.writing.iter().map(|w| Action::WriteUnit { id: w.0.id }));
+        candidates.push(Action::Control);
+        for s in 0..c.secondaries {
+            candidates.extend([Action::Poll { s }, Action::Apply { s }, Action::Heartbeat { s }, Action::Drain { s }]);
+        }
+        candidates.push(Action::CrashP);
+        candidates.extend((0..c.secondaries).map(|s| Action::CrashS { s }));
         candidates.extend([
-            Action::Control,
-            Action::Poll,
-            Action::Apply,
-            Action::Heartbeat,
-            Action::Drain,
-            Action::CrashP,
-            Action::CrashS,
             Action::FailI,
             Action::Fence,
             Action::Takeover,

@@ -2,7 +2,7 @@
 //! obligations. Each reads the roles, I and the ghost; none decides what a role decides.
 
 use super::model::JournalModel;
-use super::state::{State, WriteRec};
+use super::state::{Side, State, WriteRec};
 use crate::protocol::Obligation;
 use rcopy::journal::{Direction, Mode, Owner, PairState, Pos};
 use stateright::Property;
@@ -38,16 +38,18 @@ pub fn all() -> Vec<Property<JournalModel>> {
         Property::always(S4, |_, s: &State| !s.ghost.garbage),
         Property::always(S5, s5),
         Property::always(S6, s6),
-        Property::always(S7, |_, s: &State| s.c632.head <= s.ghost.applied_to),
+        Property::always(S7, |_, s: &State| s.ss.iter().all(|x| x.c632.head <= x.applied_to)),
         Property::always(S8, s8),
-        Property::always(S9, |_, s: &State| !s.resynced() || s.vol_p == s.vol_s),
+        Property::always(S9, |_, s: &State| !s.resynced() || s.vol_p == s.s0().vol),
         Property::always(S10, |_, s: &State| !s.ghost.unsound_plan),
-        Property::always(S11, |_, s: &State| s.c631.owner == Owner::Primary && s.c632.owner != Owner::Primary),
+        Property::always(S11, |_, s: &State| {
+            s.c631.owner == Owner::Primary && s.ss.iter().enumerate().all(|(i, x)| x.c632.owner == Owner::Secondary(i as u8))
+        }),
         Property::always(S12, s12),
         Property::always(S13, |_, s: &State| !s.ghost.false_alarm),
-        Property::always(S14, |_, s: &State| !(s.p_up && !s.p_fenced && s.s.mode == Mode::TakenOver)),
+        Property::always(S14, |_, s: &State| !(s.p_up && !s.p_fenced && s.s0().role.mode == Mode::TakenOver)),
         Property::always(S15, s15),
-        Property::always(S17, |_, s: &State| s.s.head <= s.ghost.applied_to),
+        Property::always(S17, |_, s: &State| s.ss.iter().all(|x| x.role.head <= x.applied_to)),
     ]
 }
 
@@ -56,7 +58,10 @@ pub fn obligations() -> Vec<Obligation<JournalModel>> {
     vec![
         Obligation { name: L1, pending: l1 },
         Obligation { name: L2, pending: l2 },
-        Obligation { name: L3, pending: |_, s: &State| s.s_up && matches!(s.s.mode, Mode::Draining { .. }) },
+        Obligation {
+            name: L3,
+            pending: |_, s: &State| s.ss.iter().any(|x| x.up && matches!(x.role.mode, Mode::Draining { .. })),
+        },
         Obligation { name: L4, pending: l4 },
         Obligation { name: L5, pending: |_, s: &State| s.resyncing() },
     ]
@@ -84,32 +89,40 @@ fn journaled(s: &State) -> impl Iterator<Item = &WriteRec> {
     s.ghost.writes.iter().filter(|w| w.journal.is_some())
 }
 
-/// S1 (RPO 0): while I answers, every acknowledged journaled write is applied at S or the
-/// part of its journal from S's head on is intact on I; once P is down and S's drain is over,
-/// it is applied.
+/// S1 (RPO 0): while I answers, every acknowledged journaled write is applied at each S or the
+/// part of its journal from that S's head on is intact on I; once P is down and an S's drain is
+/// over, it is applied there.
 fn s1(_: &JournalModel, s: &State) -> bool {
     if !s.i_up {
         return true;
     }
-    let drained = !s.p_up && matches!(s.s.mode, Mode::Suspended | Mode::TakenOver);
-    journaled(s).filter(|w| w.acked).all(|w| State::applied(w) || (s.live_from(w, s.s.head) && !drained))
+    s.ss.iter().enumerate().all(|(i, x)| {
+        let drained = !s.p_up && matches!(x.role.mode, Mode::Suspended | Mode::TakenOver);
+        journaled(s)
+            .filter(|w| w.acked)
+            .all(|w| State::applied_at(w, i) || (s.live_from(w, x.role.head) && !drained))
+    })
 }
 
-/// S3: S's volume is the image of a prefix of the journals in id order, the last of them
-/// perhaps in part (before the secondary host writes to it).
+/// S3: each S's volume is the image of a prefix of the journals in id order, the last of them
+/// perhaps in part (before the secondary host writes to it, or a resync copies to it).
 fn s3(m: &JournalModel, s: &State) -> bool {
-    if s.s.mode == Mode::TakenOver || s.resync.is_some() {
-        return true;
-    }
+    s.ss.iter().enumerate().all(|(i, x)| {
+        let exempt = i == 0 && (x.role.mode == Mode::TakenOver || s.resync.is_some());
+        exempt || prefix_image(m, s, &x.vol)
+    })
+}
+
+fn prefix_image(m: &JournalModel, s: &State, vol: &[u8]) -> bool {
     let blocks = usize::from(m.config.volume_blocks);
     let mut image = [0u8; super::config::MAX_BLOCKS];
-    if image[..blocks] == s.vol_s[..blocks] {
+    if image[..blocks] == vol[..blocks] {
         return true;
     }
     for w in journaled(s) {
         for k in 0..w.blocks {
             image[usize::from(w.addr + k)] = w.value;
-            if image[..blocks] == s.vol_s[..blocks] {
+            if image[..blocks] == vol[..blocks] {
                 return true;
             }
         }
@@ -153,14 +166,14 @@ fn s8(_: &JournalModel, s: &State) -> bool {
     s.ghost
         .writes
         .iter()
-        .filter(|w| !State::applied(w))
+        .filter(|w| !s.applied_everywhere(w))
         .all(|w| (w.addr..w.addr + w.blocks).all(|b| s.p.bitmap.marked(b.into())))
 }
 
 /// S12: after P crashed, a resync that aligned P to S leaves P's volume equal to S's.
 fn s12(_: &JournalModel, s: &State) -> bool {
     let to_p = s.ghost.direction == Some(Direction::SecondaryToPrimary);
-    !(s.resynced() && to_p && s.ghost.p_crashed) || s.vol_p == s.vol_s
+    !(s.resynced() && to_p && s.ghost.p_crashed) || s.vol_p == s.s0().vol
 }
 
 /// S15: successive journals' time stamps strictly increase.
@@ -171,7 +184,7 @@ fn s15(_: &JournalModel, s: &State) -> bool {
 
 /// L1: with no failure, an acknowledged write not yet applied at S.
 fn l1(_: &JournalModel, s: &State) -> bool {
-    !s.ghost.failed && journaled(s).any(|w| w.acked && !State::applied(w))
+    !s.ghost.failed && journaled(s).any(|w| w.acked && !s.applied_everywhere(w))
 }
 
 /// L2: with no failure, P in PAIR with writes to make and no room in the ring for a block.
@@ -187,16 +200,14 @@ fn l2(m: &JournalModel, s: &State) -> bool {
 /// L4: a side that should notice a failure has not yet.
 fn l4(m: &JournalModel, s: &State) -> bool {
     let p_watching = s.p_up && !s.p_fenced && s.p.pair == PairState::Pair;
-    let s_watching = s.s_up && s.s.mode == Mode::Normal;
+    let watching = |x: &Side| x.up && x.role.mode == Mode::Normal;
     let control = m.control_up(s);
     // I's failure is noticed on a read of I: with control info over I, every round reads it;
     // over the direct path (embodiment 2) only P's journal writes and S's fetches do.
-    let (p_reads_i, s_reads_i) = if m.config.direct_control {
-        (!s.writing.is_empty(), s.s.end > s.s.head)
-    } else {
-        (true, true)
-    };
-    (!s.p_up && control && s_watching)
-        || (!s.i_up && ((p_watching && p_reads_i) || (s_watching && s_reads_i)))
-        || (!s.s_up && p_watching)
+    let direct = m.config.direct_control;
+    let p_reads_i = !direct || !s.writing.is_empty();
+    let reads_i = |x: &Side| !direct || x.role.end > x.role.head;
+    (!s.p_up && control && s.ss.iter().any(watching))
+        || (!s.i_up && ((p_watching && p_reads_i) || s.ss.iter().any(|x| watching(x) && reads_i(x))))
+        || (s.ss.iter().any(|x| !x.up) && p_watching)
 }

@@ -3,9 +3,9 @@
 
 use super::checks;
 use super::config::{self, Config};
-use super::model::{Action, JournalModel};
+use super::model::{side_name, Action, JournalModel};
 use super::properties;
-use super::state::State;
+use super::state::{Side, State};
 use crate::protocol::{
     Check, Event, Fairness, FaultInfo, Field, Gap, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
 };
@@ -120,12 +120,12 @@ impl Protocol for Journal {
             Action::Write { .. } => 0,
             Action::WriteUnit { .. } => 1,
             Action::Control => 2,
-            Action::Poll => 3,
-            Action::Apply => 4,
-            Action::Heartbeat => 5,
-            Action::Drain => 6,
+            Action::Poll { .. } => 3,
+            Action::Apply { .. } => 4,
+            Action::Heartbeat { .. } => 5,
+            Action::Drain { .. } => 6,
             Action::CrashP => 7,
-            Action::CrashS => 8,
+            Action::CrashS { .. } => 8,
             Action::FailI => 9,
             Action::Fence => 10,
             Action::Takeover => 11,
@@ -149,8 +149,11 @@ impl Protocol for Journal {
         model.fair_class(action)
     }
 
-    fn participants(&self, _model: &JournalModel) -> Vec<String> {
-        ["host", "P", "I", "S", "console"].map(String::from).to_vec()
+    fn participants(&self, model: &JournalModel) -> Vec<String> {
+        let mut v: Vec<String> = ["host", "P", "I"].map(String::from).to_vec();
+        v.extend((0..model.config.secondaries).map(side_name));
+        v.push("console".into());
+        v
     }
 
     fn narrate(&self, _model: &JournalModel, before: &State, action: &Action, after: &State) -> Event {
@@ -168,8 +171,8 @@ impl Protocol for Journal {
     fn roles_differ(&self, recorded: &State, replayed: &State) -> Option<String> {
         if recorded.p != replayed.p {
             Some("P differs from the recorded one".into())
-        } else if recorded.s != replayed.s {
-            Some("S differs from the recorded one".into())
+        } else if let Some(i) = (0..recorded.ss.len()).find(|&i| recorded.ss.get(i).map(|x| &x.role) != replayed.ss.get(i).map(|x| &x.role)) {
+            Some(format!("{} differs from the recorded one", side_name(i as u8)))
         } else {
             None
         }
@@ -227,10 +230,15 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             } else if before.p.pair == PairState::Pair && after.p.pair == PairState::Suspend {
                 format!("read 632: S declared failed; suspend, bitmap {:#b}", after.p.bitmap.bits)
             } else {
+                let read: Vec<String> = before
+                    .ss
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| format!("{}head {}, hb {}", who_of(i), x.c632.head.0, x.c632.heartbeat))
+                    .collect();
                 format!(
-                    "read 632 (head {}, hb {}); head 626 := {}; 631 := head {} size {} hb {}",
-                    before.c632.head.0,
-                    before.c632.heartbeat,
+                    "read 632 ({}); head 626 := {}; 631 := head {} size {} hb {}",
+                    read.join("; "),
                     after.p.head.0,
                     after.c631.head.0,
                     after.c631.size,
@@ -239,45 +247,15 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             };
             Event::arrow("P", "I", text)
         }
-        Action::Poll => {
-            let text = match after.s.mode {
-                Mode::Draining { .. } if before.s.mode == Mode::Normal => "631 unchanged: P declared failed, drain".into(),
-                Mode::Suspended if before.s.mode == Mode::Normal => "631 unreadable: suspend".into(),
-                _ if !after.to_apply.is_empty() && before.to_apply.is_empty() => format!(
-                    "read 631 (end {}); fetch from {}: {} unit(s) to apply",
-                    before.c631.end().0,
-                    after.fetched_from.0,
-                    after.to_apply.len()
-                ),
-                _ => format!("read 631 (end {}, hb {}): nothing new", before.c631.end().0, before.c631.heartbeat),
-            };
-            Event::arrow("S", "I", text)
-        }
-        Action::Apply => Event::arrow(
-            "S",
-            "I",
-            format!("apply {} unit(s); 632 := head {} hb {}", before.to_apply.len(), after.c632.head.0, after.c632.heartbeat),
-        ),
-        Action::Heartbeat => {
-            let text = match after.s.control_area() {
-                Owner::Secondary(_) => format!("heartbeat: 632 hb {}", after.c632.heartbeat),
-                Owner::Primary if after.c631 != before.c631 => {
-                    format!("heartbeat: written over P's 631 (its area is misconfigured): hb {}", after.c631.heartbeat)
-                }
-                Owner::Primary => "heartbeat to P's area 631: I refuses the write (not the owner)".into(),
-            };
-            Event::arrow("S", "I", text)
-        }
-        Action::Drain => {
-            let text = if after.s.mode == Mode::Suspended {
-                format!("drain over at {}: suspend", after.s.head.0)
-            } else {
-                format!("drain: read from {}, {} unit(s) valid to apply", after.fetched_from.0, after.to_apply.len())
-            };
-            Event::arrow("S", "I", text)
+        Action::Poll { s: i } | Action::Apply { s: i } | Action::Heartbeat { s: i } | Action::Drain { s: i } => {
+            let who = side_name(i);
+            match (before.ss.get(usize::from(i)), after.ss.get(usize::from(i))) {
+                (Some(b), Some(a)) => Event::arrow(who, "I", side_step(before, action, b, a, after)),
+                _ => Event::note(who, "no such secondary"),
+            }
         }
         Action::CrashP => Event::note("P", "crashes"),
-        Action::CrashS => Event::note("S", "crashes"),
+        Action::CrashS { s } => Event::note(side_name(s), "crashes"),
         Action::FailI => Event::note("I", "fails"),
         Action::Fence => Event::arrow("console", "P", "block (fence) P"),
         Action::Takeover => Event::arrow("console", "S", "secondary host takes over"),
@@ -305,7 +283,10 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
                 to,
                 format!(
                     "resync to {to} (P's bitmap {:#b} from id {}, S's {:#b} from id {}): {plan}",
-                    before.p.bitmap.bits, before.p.bitmap.start_id.0, before.s.bitmap.bits, before.s.bitmap.start_id.0
+                    before.p.bitmap.bits,
+                    before.p.bitmap.start_id.0,
+                    before.s0().role.bitmap.bits,
+                    before.s0().role.bitmap.start_id.0
                 ),
             )
         }
@@ -324,9 +305,62 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
     }
 }
 
+/// The second secondary's 632 is shown as `632/S_2`; the first's as plain `632`.
+fn area_of(i: usize) -> String {
+    if i == 0 {
+        String::new()
+    } else {
+        format!("/{}", side_name(i as u8))
+    }
+}
+
+fn who_of(i: usize) -> String {
+    if i == 0 {
+        String::new()
+    } else {
+        format!("{}: ", side_name(i as u8))
+    }
+}
+
+/// The text of S's own steps (`b` and `a`: that S before and after).
+fn side_step(before: &State, action: &Action, b: &Side, a: &Side, after: &State) -> String {
+    match *action {
+        Action::Poll { .. } => match a.role.mode {
+            Mode::Draining { .. } if b.role.mode == Mode::Normal => "631 unchanged: P declared failed, drain".into(),
+            Mode::Suspended if b.role.mode == Mode::Normal => "631 unreadable: suspend".into(),
+            _ if !a.to_apply.is_empty() && b.to_apply.is_empty() => format!(
+                "read 631 (end {}); fetch from {}: {} unit(s) to apply",
+                before.c631.end().0,
+                a.fetched_from.0,
+                a.to_apply.len()
+            ),
+            _ => format!("read 631 (end {}, hb {}): nothing new", before.c631.end().0, before.c631.heartbeat),
+        },
+        Action::Apply { .. } => {
+            format!("apply {} unit(s); 632 := head {} hb {}", b.to_apply.len(), a.c632.head.0, a.c632.heartbeat)
+        }
+        Action::Heartbeat { .. } => match a.role.control_area() {
+            Owner::Secondary(_) => format!("heartbeat: 632 hb {}", a.c632.heartbeat),
+            Owner::Primary if after.c631 != before.c631 => {
+                format!("heartbeat: written over P's 631 (its area is misconfigured): hb {}", after.c631.heartbeat)
+            }
+            Owner::Primary => "heartbeat to P's area 631: I refuses the write (not the owner)".into(),
+        },
+        _ => {
+            if a.role.mode == Mode::Suspended {
+                format!("drain over at {}: suspend", a.role.head.0)
+            } else {
+                format!("drain: read from {}, {} unit(s) valid to apply", a.fetched_from.0, a.to_apply.len())
+            }
+        }
+    }
+}
+
 /// What each side holds in `s`.
 pub fn summary(s: &State) -> Vec<String> {
     let vol = |v: &[u8]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+    let c632: Vec<String> =
+        s.ss.iter().enumerate().map(|(i, x)| format!("632{} head {} size {} hb {}", area_of(i), x.c632.head.0, x.c632.size, x.c632.heartbeat)).collect();
     let mut lines = vec![
         format!(
             "P {}: {:?} head {} next {} done {}; in flight {}; 108 {}; bitmap {:#b}{}",
@@ -341,26 +375,27 @@ pub fn summary(s: &State) -> Vec<String> {
             if s.p_fenced { "; fenced" } else { "" }
         ),
         format!(
-            "I {}: 631 head {} size {} hb {}; 632 head {} size {} hb {}",
+            "I {}: 631 head {} size {} hb {}; {}",
             up(s.i_up),
             s.c631.head.0,
             s.c631.size,
             s.c631.heartbeat,
-            s.c632.head.0,
-            s.c632.size,
-            s.c632.heartbeat
+            c632.join("; ")
         ),
-        format!(
-            "S {}: {:?} head {} end {}; buffer {}; volume {}",
-            up(s.s_up),
-            s.s.mode,
-            s.s.head.0,
-            s.s.end.0,
-            s.to_apply.len(),
-            vol(&s.vol_s)
-        ),
-        format!("P volume {}", vol(&s.vol_p)),
     ];
+    for (i, x) in s.ss.iter().enumerate() {
+        lines.push(format!(
+            "{} {}: {:?} head {} end {}; buffer {}; volume {}",
+            side_name(i as u8),
+            up(x.up),
+            x.role.mode,
+            x.role.head.0,
+            x.role.end.0,
+            x.to_apply.len(),
+            vol(&x.vol)
+        ));
+    }
+    lines.push(format!("P volume {}", vol(&s.vol_p)));
     if let Some(r) = s.resync {
         lines.push(format!("resync {:?}: blocks to copy {:#b}", r.direction, r.dirty.bits));
     }

@@ -23,16 +23,14 @@ pub struct WriteRec {
     pub complete: bool,
     /// P told the host it is done.
     pub acked: bool,
-    /// Data units S applied from it.
-    pub applied: u8,
+    /// Data units each S applied from it.
+    pub applied: [u8; MAX_SIDES],
 }
 
 /// The ghost history (note 6.0) and flags set by the step that broke a property.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct Ghost {
     pub writes: heapless::Vec<WriteRec, MAX_WRITES>,
-    /// The end of what S applied, durably (the unit after the last one applied).
-    pub applied_to: Pos,
     /// S2: P wrote over a unit S had not consumed.
     pub overwrote: bool,
     /// S4: S applied a unit that is not part of a journal P wrote in full.
@@ -52,34 +50,48 @@ pub struct Ghost {
     pub direction: Option<Direction>,
 }
 
+/// The most secondaries a model's world has (embodiment 5 with two).
+pub const MAX_SIDES: usize = 2;
+
+/// One secondary S and what the world keeps for it.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Side {
+    pub role: Secondary,
+    pub up: bool,
+    /// Its control info area on I (632; one per secondary in embodiment 5).
+    pub c632: ControlInfo,
+    /// Its buffer: where its last read started, and the (address, value) pairs to apply.
+    pub fetched_from: Pos,
+    pub to_apply: heapless::Vec<super::model::ApplyRec, MAX_QUEUE>,
+    pub vol: [u8; MAX_BLOCKS],
+    /// Ghost: the end of what it applied, durably (the unit after the last one applied).
+    pub applied_to: Pos,
+    /// Bounded delay: P's timer firings since this S's last poll, its polls since P's last
+    /// firing, its heartbeat firings since P's last reading, P's readings since its last
+    /// heartbeat.
+    pub p_fired: u8,
+    pub polled: u8,
+    pub beat: u8,
+    pub p_read: u8,
+}
+
 /// One state of the world.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct State {
     pub p: ModelPrimary,
-    pub s: Secondary,
+    /// The secondaries: the first is the one the console may let take over.
+    pub ss: heapless::Vec<Side, MAX_SIDES>,
     /// The ring on I, one tag per unit (what a reader learns of it).
     pub ring: heapless::Vec<UnitTag, MAX_QUEUE>,
-    /// Control info 631 and 632 on I.
+    /// Control info 631 on I.
     pub c631: ControlInfo,
-    pub c632: ControlInfo,
     /// Journals P is writing: id and units on I so far.
     pub writing: heapless::Vec<(JournalMeta, Pos, u8), 4>,
-    /// S's buffer: where its last read started, and the (address, value) pairs to apply.
-    pub fetched_from: Pos,
-    pub to_apply: heapless::Vec<super::model::ApplyRec, MAX_QUEUE>,
     pub vol_p: [u8; MAX_BLOCKS],
-    pub vol_s: [u8; MAX_BLOCKS],
     pub p_up: bool,
-    pub s_up: bool,
     pub i_up: bool,
     /// The console blocked P (1104).
     pub p_fenced: bool,
-    /// Bounded delay: P's timer firings since S's last poll, S's polls since P's last firing,
-    /// S's heartbeat firings since P's last reading, P's readings since S's last heartbeat.
-    pub p_fired: u8,
-    pub s_polled: u8,
-    pub s_beat: u8,
-    pub p_read: u8,
     /// P restarted without its volume's data (1406).
     pub p_lost: bool,
     /// The copy of the resync the console planned (Fig. 14), once it did.
@@ -110,9 +122,19 @@ impl State {
         })
     }
 
-    /// Whether S applied every data unit of `w`'s journal.
-    pub fn applied(w: &WriteRec) -> bool {
-        w.journal.is_some() && w.applied >= w.blocks
+    /// Whether the `i`-th S applied every data unit of `w`'s journal.
+    pub fn applied_at(w: &WriteRec, i: usize) -> bool {
+        w.journal.is_some() && w.applied.get(i).is_some_and(|a| *a >= w.blocks)
+    }
+
+    /// Whether every S applied every data unit of `w`'s journal.
+    pub fn applied_everywhere(&self, w: &WriteRec) -> bool {
+        (0..self.ss.len()).all(|i| State::applied_at(w, i))
+    }
+
+    /// The secondary the console deals with (takeover, resync): the first.
+    pub fn s0(&self) -> &Side {
+        &self.ss[0]
     }
 
     /// A resync is planned and not yet over.
