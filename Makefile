@@ -39,6 +39,9 @@ traces:
 ## Benchmarks: rcopy's explorer and stateright's side by side; time to each counterexample.
 bench: build
 	$(BIN) bench
+	$(CARGO) build --release -p rcopy-tests --bin journal_bench --bin journal_node
+	target/release/journal_bench --dir target
+	RCOPY_KILLS=10000 $(CARGO) test --release -p rcopy-tests --test journal_file sigkill_cycles -- --nocapture
 
 ## stateright's Explorer on 127.0.0.1:3000, e.g. `make explore ARGS="--config tiny --fault B1"`.
 explore: build

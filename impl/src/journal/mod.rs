@@ -1,4 +1,5 @@
 //! Seed 003: a journal ring on a plain intermediate storage (`shared/protocols/seed-003.md`).
+pub mod file;
 pub mod format;
 mod types;
 

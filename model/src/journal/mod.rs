@@ -12,6 +12,7 @@
 pub mod checks;
 pub mod config;
 pub mod dispatch;
+pub mod history;
 pub mod model;
 pub mod properties;
 mod protocol;

@@ -113,21 +113,12 @@ fn s3(m: &JournalModel, s: &State) -> bool {
     })
 }
 
+/// S3's judgement, by the same code that judges a real run's history
+/// ([`super::history::prefix_image`]).
 fn prefix_image(m: &JournalModel, s: &State, vol: &[u8]) -> bool {
-    let blocks = usize::from(m.config.volume_blocks);
-    let mut image = [0u8; super::config::MAX_BLOCKS];
-    if image[..blocks] == vol[..blocks] {
-        return true;
-    }
-    for w in journaled(s) {
-        for k in 0..w.blocks {
-            image[usize::from(w.addr + k)] = w.value;
-            if image[..blocks] == vol[..blocks] {
-                return true;
-            }
-        }
-    }
-    false
+    let n = usize::from(m.config.volume_blocks);
+    let writes = journaled(s).map(|w| (u32::from(w.addr), u32::from(w.blocks), w.value));
+    super::history::prefix_image(&[0u8; super::config::MAX_BLOCKS][..n], writes, &vol[..n])
 }
 
 /// The end of the contiguous prefix of journals P wrote in full.
