@@ -148,6 +148,24 @@ impl Secondary {
         }
     }
 
+    /// S restarted from what it keeps durable with its volumes: its head (at a journal's
+    /// start: a runtime that fetches whole journals), the last journal it took whole (the
+    /// drain's reference, 1306), and the heartbeat it last wrote (so that the next one differs).
+    pub fn resume(
+        config: SecondaryConfig,
+        variant: Variant,
+        faults: FaultSet,
+        me: u8,
+        head: Pos,
+        last: JournalMeta,
+        heartbeat: u32,
+    ) -> Self {
+        let mut s = Secondary::new(config, variant, faults, me, head, ReqId(last.id.0.saturating_add(1)));
+        s.last = last;
+        s.heartbeat = heartbeat % config.heartbeat_modulus;
+        s
+    }
+
     fn record(&self) -> ControlInfo {
         ControlInfo {
             owner: Owner::Secondary(self.me),

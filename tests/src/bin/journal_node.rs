@@ -631,12 +631,15 @@ impl Node {
             heartbeat_modulus: u32::MAX,
             region_blocks: 1,
         };
-        let first_id = ReqId(last.map_or(0, |m| m.id.0).saturating_add(1));
-        let mut s = Secondary::new(config, Variant::Hardened, fault_set(&a.faults)?, a.secondary, head, first_id);
-        if let Some(m) = last {
-            s.last = m;
-        }
-        s.heartbeat = heartbeat;
+        let s = Secondary::resume(
+            config,
+            Variant::Hardened,
+            fault_set(&a.faults)?,
+            a.secondary,
+            head,
+            last.unwrap_or_default(),
+            heartbeat,
+        );
         let vol = OpenOptions::new()
             .read(true)
             .write(true)
