@@ -59,5 +59,19 @@ crate::seeded_faults! {
         /// S2 (embodiment 5): P's head follows the fastest secondary, not the slowest, and
         /// frees journals a slower one has not taken.
         B24 = 24,
+        /// S3 (embodiment 3): S applies a journal as it arrives from either intermediate,
+        /// without waiting for the missing id before it.
+        B25 = 25,
+        /// S16: the resend after an intermediate fails reads the volume's current data, not the
+        /// journal's image, so S gets a newer value under an older id.
+        B26 = 26,
+        /// S16: the resend gives the journal a new id, so S takes the same write twice.
+        B27 = 27,
+        /// S16: S does not drop an id it already has: a journal read from the failed
+        /// intermediate before it failed and then resent is applied twice.
+        B28 = 28,
+        /// L6: no resend: the journals on the failed intermediate are forgotten, and S waits
+        /// for the first of them forever.
+        B29 = 29,
     }
 }

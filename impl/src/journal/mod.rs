@@ -5,6 +5,7 @@ mod types;
 
 pub use types::{Bitmap, ControlInfo, Geometry, JournalMeta, Owner, PairState, Pos, ReqId, Ts, UnitTag, Variant};
 mod fault;
+pub mod multi;
 mod primary;
 pub mod resync;
 mod secondary;

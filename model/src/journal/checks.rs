@@ -4,7 +4,7 @@
 //! check too.
 
 use super::config::Config;
-use super::properties::{names, L1, L2, L3, L4, L5, S1, S10, S11, S12, S13, S14, S15, S17, S2, S3, S4, S5, S6, S7, S8, S9};
+use super::properties::{names, L1, L2, L3, L4, L5, S1, S10, S11, S12, S13, S14, S15, S16, S17, S2, L6, S3, S4, S5, S6, S7, S8, S9};
 use crate::protocol::{Check, Expect, Tier};
 use rcopy::journal::{Fault, Variant};
 
@@ -37,6 +37,11 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B21 => (&[L5], "writes during the resync dirty their blocks again: write, copy, write, copy, forever"),
         Fault::B23 => (&[S11], "S's control area is configured onto P's, and an I without write permission takes S's records over 631"),
         Fault::B24 => (&[S2], "with two secondaries P's head follows the faster: it writes over journals the slower has not taken"),
+        Fault::B25 => (&[S3, S16], "S applies a journal as it arrives from either intermediate, before the missing id"),
+        Fault::B26 => (&[S16], "the resend reads the volume's current data: an older id carries a newer value"),
+        Fault::B27 => (&[S16], "the resend renumbers the journal: S applies the same write twice"),
+        Fault::B28 => (&[S16], "S takes an id it already applied again when it is resent"),
+        Fault::B29 => (&[L6], "no resend: S waits for the failed intermediate's journal forever"),
         Fault::B22 => (&[L3], "the drain waits at a journal that fails its checks for P, who is dead, to finish it"),
     }
 }
@@ -51,6 +56,8 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B15, _) => "partial",
         (Fault::B23, _) => "open-i",
         (Fault::B24, _) => "two-s",
+        (Fault::B25, _) => "multi",
+        (Fault::B26 | Fault::B27 | Fault::B28 | Fault::B29, _) => "multi-fails",
         (Fault::B18 | Fault::B19 | Fault::B20 | Fault::B21, _) => "resync",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
@@ -59,6 +66,13 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
 
 /// The action classes a run of `config` must see fire.
 pub fn must_fire(config: &Config) -> Vec<&'static str> {
+    if config.intermediates > 1 {
+        let mut v = vec!["write", "write-unit", "control", "poll", "apply"];
+        if config.fail_i {
+            v.extend(["fail-i", "resend"]);
+        }
+        return v;
+    }
     let mut v = vec!["write", "write-unit", "control", "poll", "apply", "heartbeat"];
     if config.crash_p {
         v.extend(["crash-p", "drain"]);
@@ -159,6 +173,29 @@ pub fn checks(tier: Tier) -> Vec<Check> {
             "hardened: every property holds in this world too",
         ));
     }
+    // Embodiment 3: what its world judges (the other properties are about one intermediate).
+    let multi = || [S2, S3, S15, S16, L1, L6].iter().map(|p| (p.to_string(), Expect::Holds)).collect::<Vec<_>>();
+    for world in ["multi", "multi-fails"] {
+        v.push(check(
+            world,
+            Variant::Hardened,
+            None,
+            multi(),
+            "hardened, two intermediates: S merges by id, and a failed one's journals are resent in order (S16, L6)",
+        ));
+    }
+    // The text bounds each intermediate's ring by its own free space only: the journals P has
+    // out can outgrow what S can hold while it waits for a missing id.
+    v.push(check(
+        "multi",
+        Variant::Faithful,
+        None,
+        [S2, S3, S15, S16, L1, L6]
+            .iter()
+            .map(|p| (p.to_string(), if *p == L1 || *p == L6 { Expect::Violated } else { Expect::Holds }))
+            .collect(),
+        "faithful, two intermediates: each ring's own room lets later journals fill S's reorder buffer while the next id waits on the other intermediate (L1, L6)",
+    ));
     for &f in Fault::ALL {
         let (props, why) = targets(f);
         // B14 needs the text's "greater than"; B19 the text's forgetful restart, which makes a

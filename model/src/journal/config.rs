@@ -79,6 +79,12 @@ pub struct Config {
     /// slowest's. With two, P does not crash and nothing is taken over or resynced.
     #[serde(default = "one")]
     pub secondaries: u8,
+    /// Embodiment 3 (Fig. 16): intermediates (1 or 2), each with its own ring of `queue_units`
+    /// and control areas; P puts each journal on either, S merges them by id, and when one
+    /// fails (`fail_i`: one of them may) P resends its journals through the other. With two,
+    /// nothing crashes, there is one secondary, and control info goes over I.
+    #[serde(default = "one")]
+    pub intermediates: u8,
 }
 
 fn one() -> u8 {
@@ -112,6 +118,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "resync_writes", about: "the source's host may write during the resync, 1410 (default false)" },
     Field { key: "write_permission", about: "I takes an area's writes from its owner only, claim 4 (default true)" },
     Field { key: "secondaries", about: "embodiment 5: secondaries, 1 or 2, each with its own 632 (default 1)" },
+    Field { key: "intermediates", about: "embodiment 3: intermediates, 1 or 2, journals on either, merged by id at S (default 1)" },
     Field { key: "direct_control", about: "embodiment 2: control info over a direct P-S path, I holds the ring only (default false)" },
 ];
 
@@ -131,6 +138,8 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "open-i", toml: include_str!("configs/open-i.toml") },
     NamedConfig { name: "direct", toml: include_str!("configs/direct.toml") },
     NamedConfig { name: "two-s", toml: include_str!("configs/two-s.toml") },
+    NamedConfig { name: "multi", toml: include_str!("configs/multi.toml") },
+    NamedConfig { name: "multi-fails", toml: include_str!("configs/multi-fails.toml") },
     NamedConfig { name: "two-s-crash", toml: include_str!("configs/two-s-crash.toml") },
 ];
 
@@ -170,6 +179,23 @@ impl Config {
         range("secondaries", self.secondaries.into(), 1, super::state::MAX_SIDES as u32)?;
         if self.secondaries > 1 && (self.crash_p || self.takeover || self.resync) {
             return Err("with two `secondaries`, P does not crash and nothing is taken over or resynced (not modelled)".into());
+        }
+        range("intermediates", self.intermediates.into(), 1, super::state::MAX_RINGS as u32)?;
+        if self.intermediates > 1 {
+            let others = self.secondaries > 1
+                || self.crash_p
+                || self.crash_s
+                || self.takeover
+                || self.resync
+                || self.stale
+                || self.direct_control
+                || self.full != FullPolicy::Busy;
+            if others {
+                return Err("with two `intermediates`: one secondary, control info over I, a zeroed ring, `full = \"busy\"`, and no crash, takeover or resync (not modelled)".into());
+            }
+            if self.buffer_units < self.queue_units {
+                return Err("with two `intermediates`, `buffer_units` must be at least `queue_units`: S reads ahead of a missing id".into());
+            }
         }
         if self.resync_writes && !self.resync {
             return Err("`resync_writes` needs `resync = true`".into());

@@ -3,7 +3,8 @@
 //! roles (`JournalModel::drive_roles`).
 
 use super::config::MAX_QUEUE;
-use super::state::{ModelPrimary, Side, MAX_SIDES};
+use super::state::{ModelPrimary, MultiPrimary, MultiSecondary, Side, MAX_RINGS, MAX_SIDES};
+use rcopy::journal::multi::{Held, Placed, Round};
 use rcopy::journal::{
     resync, Acks, Apply, ControlInfo, ControlStep, Direction, DuringResync, Failure, Fetched, Mode, PairState, Plan, Poll, Pos, ReqId,
     Resync, Secondary, Ts, UnitTag, Written,
@@ -186,5 +187,77 @@ pub fn feed(p: &mut ModelPrimary, ss: &mut [Side], r: &mut Option<Resync>, input
             let r = r.as_mut().ok_or("no resync under way")?;
             Output::During(r.host_write(addr.into(), 1))
         }
+    })
+}
+
+/// One input to embodiment 3's P or S (several intermediates).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum MultiInput {
+    /// Fig. 9: a host write of `blocks` blocks at `addr`, its journal put on intermediate `ring`.
+    HostWrite { ring: u8, addr: u8, blocks: u8 },
+    /// I answered GOOD for every unit of journal `id`.
+    Written { id: ReqId },
+    /// Intermediate `ring` did not answer P's journal write.
+    WriteFailed { ring: u8 },
+    /// Fig. 10 on intermediate `ring`: its 632 as read (`None`: the read failed).
+    Control { ring: u8, read: Option<ControlInfo> },
+    /// Fig. 12 on intermediate `ring`: its 631 and its ring (`None`: it does not answer).
+    Poll { ring: u8, read: Option<ControlInfo>, units: Option<Ring> },
+    /// S applies the next journal of its reorder buffer.
+    Merge,
+    /// P resends the next journal of a failed intermediate.
+    Resend,
+}
+
+/// What embodiment 3's roles answered.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum MultiOutput {
+    /// The journal to write, or `None`: P is suspended and marked the write.
+    Placed(Option<Placed>),
+    Acks(Option<Acks>),
+    /// P rebuilt its configuration without the intermediate.
+    RingFailed,
+    Round(Round),
+    /// S read units of a ring: the journals it took into its reorder buffer.
+    Fetched { from: Pos, held: heapless::Vec<Held, 8> },
+    /// S read nothing (nothing new, no room, or the intermediate is down).
+    Idle,
+    /// S applied this journal; write these records as each ring's 632.
+    Merged { journal: Held, records: heapless::Vec<(u8, ControlInfo), MAX_RINGS> },
+    Resent(Placed),
+}
+
+/// Feed one input to embodiment 3's P or S. An error says why the roles refused it.
+pub fn feed_multi(p: &mut MultiPrimary, s: &mut MultiSecondary, input: MultiInput) -> Result<MultiOutput, String> {
+    Ok(match input {
+        MultiInput::HostWrite { ring, addr, blocks } => {
+            MultiOutput::Placed(p.host_write(ring, 0, addr.into(), blocks.into()).map_err(|e| e.to_string())?)
+        }
+        MultiInput::Written { id } => MultiOutput::Acks(p.journal_written(id)),
+        MultiInput::WriteFailed { ring } => {
+            p.ring_failed(ring);
+            MultiOutput::RingFailed
+        }
+        MultiInput::Control { ring, read } => MultiOutput::Round(p.control(ring, read)),
+        MultiInput::Poll { ring, read, units: ring_units } => match (s.poll(ring, read), ring_units) {
+            (Some((from, n)), Some(all)) => {
+                let mut held = heapless::Vec::new();
+                let mut overflow = false;
+                s.fetched(ring, from, &units(&all, from, n), |h| overflow |= held.push(h).is_err())
+                    .map_err(|e| e.to_string())?;
+                if overflow {
+                    return Err("more journals held than the model keeps".into());
+                }
+                MultiOutput::Fetched { from, held }
+            }
+            _ => MultiOutput::Idle,
+        },
+        MultiInput::Merge => {
+            let journal = s.next().ok_or("no journal is next to apply")?;
+            s.applied(journal).map_err(|e| e.to_string())?;
+            let records = (0..s.rings.len() as u8).filter_map(|r| Some((r, s.record(r)?))).collect();
+            MultiOutput::Merged { journal, records }
+        }
+        MultiInput::Resend => MultiOutput::Resent(p.resend().ok_or("nothing to resend, or no room")?),
     })
 }

@@ -2,9 +2,10 @@
 //! P and S (through [`super::dispatch::feed`]), the world's bookkeeping on their answers,
 //! and the fairness classes.
 
-use super::config::{Config, MAX_QUEUE};
-use super::dispatch::{feed, Input, Output, Ring};
-use super::state::{Ghost, ModelPrimary, Side, State, WriteRec};
+use super::config::{Config, MAX_BLOCKS, MAX_QUEUE};
+use super::dispatch::{feed, feed_multi, Input, MultiInput, MultiOutput, Output, Ring};
+use super::state::{DataUnit, Ghost, ModelPrimary, Multi, MultiPrimary, MultiSecondary, Side, State, WriteRec, MAX_RINGS};
+use rcopy::journal::multi::{Data, Round};
 use rcopy::fault::FaultSet;
 use rcopy::journal::{
     Apply, ControlStep, Failure, Fetched, Geometry, JournalMeta, Mode, Owner, PairState, Poll, Pos, PrimaryConfig,
@@ -50,6 +51,19 @@ pub enum Action {
     Copy,
     /// The source's host writes block `addr` during the resync.
     ResyncWrite { addr: u8 },
+    /// Embodiment 3: a host write of `blocks` blocks at `addr` reaches P, which puts its
+    /// journal on intermediate `ring`.
+    Place { ring: u8, addr: u8, blocks: u8 },
+    /// Embodiment 3: P's control-info timer on intermediate `ring` (Fig. 10).
+    ControlAt { ring: u8 },
+    /// Embodiment 3: S's fetch timer on intermediate `ring` (Fig. 12).
+    PollAt { ring: u8 },
+    /// Embodiment 3: S applies the next journal of its reorder buffer and publishes progress.
+    Merge,
+    /// Embodiment 3: P resends a journal of a failed intermediate through a healthy one.
+    Resend,
+    /// Embodiment 3: intermediate `ring` fails for good.
+    FailAt { ring: u8 },
 }
 
 /// The value a host write during the resync stores (one value: the run may repeat it).
@@ -113,6 +127,9 @@ impl JournalModel {
     /// The input `action` feeds the roles in `state`, read off the world; `None` for the
     /// world's own steps. An error when the action makes no sense here.
     pub fn input(&self, s: &State, action: &Action) -> Result<Option<Input>, String> {
+        if s.multi.is_some() {
+            return Err("embodiment 3's world takes its inputs from `multi_input`".into());
+        }
         Ok(Some(match *action {
             Action::Write { addr, blocks } => Input::HostWrite { addr, blocks, reading: Ts(0) },
             Action::WriteUnit { id } => {
@@ -146,12 +163,56 @@ impl JournalModel {
             Action::Copy => Input::Copy,
             Action::ResyncWrite { addr } => Input::ResyncWrite { addr },
             Action::CrashP | Action::CrashS { .. } | Action::FailI | Action::Fence => return Ok(None),
+            Action::Place { .. }
+            | Action::ControlAt { .. }
+            | Action::PollAt { .. }
+            | Action::Merge
+            | Action::Resend
+            | Action::FailAt { .. } => return Err("an action of embodiment 3's world".into()),
+        }))
+    }
+
+    /// The input `action` feeds embodiment 3's roles in `m`, read off the world; `None` for the
+    /// world's own steps.
+    pub fn multi_input(&self, m: &Multi, action: &Action) -> Result<Option<MultiInput>, String> {
+        let ring_up = |r: u8| m.up.get(usize::from(r)).copied().unwrap_or(false);
+        Ok(Some(match *action {
+            Action::Place { ring, addr, blocks } => MultiInput::HostWrite { ring, addr, blocks },
+            Action::WriteUnit { id } => {
+                let (placed, done) =
+                    m.writing.iter().find(|w| w.0.meta.id == id).ok_or(format!("journal {} is not being written", id.0))?;
+                if !ring_up(placed.ring) {
+                    MultiInput::WriteFailed { ring: placed.ring }
+                } else if u32::from(*done) + 1 >= placed.units {
+                    MultiInput::Written { id }
+                } else {
+                    return Ok(None);
+                }
+            }
+            Action::ControlAt { ring } => {
+                MultiInput::Control { ring, read: ring_up(ring).then(|| m.c632[usize::from(ring)]) }
+            }
+            Action::PollAt { ring } => {
+                let up = ring_up(ring);
+                let units = up.then(|| m.rings[usize::from(ring)].iter().map(|u| u.tag).collect());
+                MultiInput::Poll { ring, read: up.then(|| m.c631[usize::from(ring)]), units }
+            }
+            Action::Merge => MultiInput::Merge,
+            Action::Resend => MultiInput::Resend,
+            Action::FailAt { .. } => return Ok(None),
+            _ => return Err("not an action of embodiment 3's world".into()),
         }))
     }
 
     /// Feed `action`'s input to the roles of `state`; the world is not touched. Replay on the
     /// roles calls this.
     pub fn drive_roles(&self, state: &mut State, action: &Action) -> Result<(), String> {
+        if let Some(m) = state.multi.as_deref_mut() {
+            if let Some(input) = self.multi_input(m, action)? {
+                feed_multi(&mut m.p, &mut m.s, input)?;
+            }
+            return Ok(());
+        }
         if let Some(input) = self.input(state, action)? {
             feed(&mut state.p, &mut state.ss, &mut state.resync, input)?;
         }
@@ -161,6 +222,9 @@ impl JournalModel {
     /// Whether `action` may be taken in `s` before its input is fed (guards of the world).
     fn enabled_in(&self, s: &State, action: &Action) -> bool {
         let c = &self.config;
+        if let Some(m) = s.multi.as_deref() {
+            return self.multi_enabled(s, m, action);
+        }
         // Once the console planned a resync, only the resync moves (failures during it are not
         // modelled); once it is over, the run ends.
         if s.resync.is_some() {
@@ -218,7 +282,37 @@ impl JournalModel {
                     && s.writing.is_empty()
                     && s.s0().role.pending.is_none()
             }
-            Action::Copy | Action::ResyncWrite { .. } => false,
+            Action::Copy
+            | Action::ResyncWrite { .. }
+            | Action::Place { .. }
+            | Action::ControlAt { .. }
+            | Action::PollAt { .. }
+            | Action::Merge
+            | Action::Resend
+            | Action::FailAt { .. } => false,
+        }
+    }
+
+    /// Embodiment 3's guards: the roles decide the rest (a refused step is no step).
+    fn multi_enabled(&self, s: &State, m: &Multi, action: &Action) -> bool {
+        let c = &self.config;
+        let ring = |r: u8| r < c.intermediates;
+        match *action {
+            Action::Place { ring: r, addr, blocks } => {
+                ring(r)
+                    && s.ghost.writes.len() < usize::from(c.writes)
+                    && blocks >= 1
+                    && blocks <= c.write_blocks
+                    && u32::from(addr) + u32::from(blocks) <= u32::from(c.volume_blocks)
+            }
+            Action::WriteUnit { id } => m.writing.iter().any(|w| w.0.meta.id == id),
+            Action::ControlAt { ring: r } => ring(r) && m.p.up(r) && m.p.pair == PairState::Pair,
+            Action::PollAt { ring: r } => ring(r) && m.s.reads(r),
+            Action::Merge => m.s.next().is_some(),
+            Action::Resend => m.p.resend_waiting(),
+            // One intermediate at most fails: the other is the healthy path.
+            Action::FailAt { ring: r } => c.fail_i && ring(r) && m.up.iter().take(c.intermediates.into()).all(|u| *u),
+            _ => false,
         }
     }
 
@@ -264,6 +358,9 @@ impl JournalModel {
     }
 
     fn step(&self, s: &mut State, action: Action) -> Option<()> {
+        if s.multi.is_some() {
+            return self.multi_step(s, action);
+        }
         let input = self.input(s, &action).ok()?;
         let out = match input {
             Some(i) => Some(feed(&mut s.p, &mut s.ss, &mut s.resync, i).ok()?),
@@ -473,6 +570,135 @@ impl JournalModel {
         Some(())
     }
 
+    /// Embodiment 3's world as it starts: every intermediate's ring zeroed, nothing published.
+    fn multi_world(&self) -> Multi {
+        let c = &self.config;
+        let geometry = self.geometry();
+        Multi {
+            p: MultiPrimary::new(geometry, 1, self.variant, self.faults, c.intermediates),
+            s: MultiSecondary::new(geometry, c.buffer_units, self.faults, 0, c.intermediates),
+            rings: std::array::from_fn(|_| (0..c.queue_units).map(|_| DataUnit::default()).collect()),
+            c631: [State::blank(Owner::Primary, Pos(0)); MAX_RINGS],
+            c632: [State::blank(Owner::Secondary(0), Pos(0)); MAX_RINGS],
+            up: [true; MAX_RINGS],
+            writing: heapless::Vec::new(),
+            held: heapless::Vec::new(),
+            applied: heapless::Vec::new(),
+        }
+    }
+
+    /// Embodiment 3's step: feed the roles, then keep the world's books on their answer.
+    fn multi_step(&self, s: &mut State, action: Action) -> Option<()> {
+        let mut m = s.multi.take()?;
+        let out = match self.multi_input(&m, &action).ok()? {
+            Some(input) => Some(feed_multi(&mut m.p, &mut m.s, input).ok()?),
+            None => None,
+        };
+        let q = self.config.queue_units;
+        match (action, out) {
+            (Action::Place { addr, blocks, .. }, Some(MultiOutput::Placed(Some(placed)))) => {
+                m.writing.push((placed, 0)).ok()?;
+                let value = placed.meta.id.0 as u8;
+                for b in addr..addr + blocks {
+                    s.vol_p[usize::from(b)] = value;
+                }
+                s.ghost.writes.push(WriteRec {
+                    addr,
+                    blocks,
+                    value,
+                    journal: Some((placed.meta, placed.pos)),
+                    complete: false,
+                    acked: false,
+                    applied: [0; super::state::MAX_SIDES],
+                }).ok()?;
+            }
+            (Action::WriteUnit { id }, Some(MultiOutput::RingFailed)) => {
+                let ring = m.writing.iter().find(|w| w.0.meta.id == id)?.0.ring;
+                m.writing.retain(|w| w.0.ring != ring);
+            }
+            (Action::WriteUnit { id }, out) => {
+                let i = m.writing.iter().position(|w| w.0.meta.id == id)?;
+                let (placed, done) = m.writing[i];
+                let at = Pos(placed.pos.0 + u32::from(done));
+                let r = usize::from(placed.ring);
+                if m.s.reads(placed.ring) && at.0 >= m.s.rings[r].head.0.saturating_add(q) {
+                    s.ghost.overwrote = true;
+                }
+                let block = usize::from(placed.meta.addr as u8 + done);
+                let value = match placed.data {
+                    Data::Host => placed.meta.id.0 as u8,
+                    Data::Kept(host) => host.0 as u8,
+                    Data::Volume => s.vol_p[block.min(MAX_BLOCKS - 1)],
+                };
+                let slot = at.slot(q) as usize;
+                *m.rings[r].get_mut(slot)? = DataUnit { tag: UnitTag { meta: placed.meta, serial: u16::from(done), intact: true }, value };
+                m.writing[i].1 += 1;
+                if u32::from(done) + 1 >= placed.units {
+                    m.writing.remove(i);
+                    let host = match placed.data {
+                        Data::Kept(host) => host,
+                        Data::Host | Data::Volume => placed.meta.id,
+                    };
+                    let acks = match out {
+                        Some(MultiOutput::Acks(acks)) => acks,
+                        _ => return None,
+                    };
+                    for w in s.ghost.writes.iter_mut() {
+                        let Some((meta, _)) = w.journal else { continue };
+                        if meta.id == host {
+                            w.complete = true;
+                        }
+                        if acks.is_some_and(|a| a.contains(meta.id)) {
+                            w.acked = true;
+                        }
+                    }
+                }
+            }
+            (Action::ControlAt { ring }, Some(MultiOutput::Round(round))) => match round {
+                Round::Publish(rec) => m.c631[usize::from(ring)] = rec,
+                Round::Failed => m.writing.retain(|w| w.0.ring != ring),
+                Round::Idle => {}
+            },
+            (Action::PollAt { ring }, Some(MultiOutput::Fetched { held, .. })) => {
+                for h in held {
+                    let mut data = [0u8; 3];
+                    for (k, d) in data.iter_mut().enumerate().take(h.units as usize) {
+                        *d = m.unit(ring, Pos(h.pos.0 + k as u32)).value;
+                    }
+                    m.held.push((h, data)).ok()?;
+                }
+            }
+            (Action::PollAt { .. }, Some(MultiOutput::Idle)) => {}
+            (Action::Merge, Some(MultiOutput::Merged { journal, records })) => {
+                let i = m.held.iter().position(|(h, _)| *h == journal)?;
+                let (h, data) = m.held.remove(i);
+                for k in 0..usize::from(h.meta.blocks) {
+                    let b = (h.meta.addr as usize + k).min(MAX_BLOCKS - 1);
+                    s.ss[0].vol[b] = data[k.min(2)];
+                }
+                let _ = m.applied.push(h.meta.id.0 as u8);
+                for w in s.ghost.writes.iter_mut() {
+                    if matches!(w.journal, Some((meta, _)) if meta.id == h.meta.id) {
+                        w.applied[0] = w.applied[0].saturating_add(w.blocks);
+                    }
+                }
+                for (r, rec) in records {
+                    if m.up.get(usize::from(r)).copied().unwrap_or(false) {
+                        m.c632[usize::from(r)] = rec;
+                    }
+                }
+            }
+            (Action::Resend, Some(MultiOutput::Resent(placed))) => m.writing.push((placed, 0)).ok()?,
+            (Action::FailAt { ring }, None) => {
+                *m.up.get_mut(usize::from(ring))? = false;
+                s.ghost.failed = true;
+            }
+            _ => return None,
+        }
+        s.multi = Some(m);
+        Some(())
+    }
+
     /// The fairness classes: each timer and each periodic process, weakly fair. Host writes,
     /// crashes, failures and the console's decisions are not fair.
     pub fn fair_classes(&self) -> Vec<String> {
@@ -482,7 +708,22 @@ impl JournalModel {
             v.extend([format!("{who} poll timer"), format!("{who} apply"), format!("{who} heartbeat"), format!("{who} drain")]);
         }
         v.push("resync copy".into());
+        for r in 0..self.multi_rings() {
+            v.extend([format!("P control {}", ring_name(r)), format!("S poll {}", ring_name(r))]);
+        }
+        if self.multi_rings() > 0 {
+            v.extend(["S merge".to_string(), "P resend".to_string()]);
+        }
         v
+    }
+
+    /// The intermediates of embodiment 3's world (0 in the others).
+    pub fn multi_rings(&self) -> u8 {
+        if self.config.intermediates > 1 {
+            self.config.intermediates
+        } else {
+            0
+        }
     }
 
     pub fn fair_class(&self, action: &Action) -> Option<usize> {
@@ -495,9 +736,18 @@ impl JournalModel {
             Action::Heartbeat { s } => Some(per_side(s, 2)),
             Action::Drain { s } => Some(per_side(s, 3)),
             Action::Copy => Some(per_side(self.config.secondaries, 0)),
+            Action::ControlAt { ring } => Some(per_side(self.config.secondaries, 1) + 2 * usize::from(ring)),
+            Action::PollAt { ring } => Some(per_side(self.config.secondaries, 2) + 2 * usize::from(ring)),
+            Action::Merge => Some(per_side(self.config.secondaries, 1) + 2 * usize::from(self.multi_rings())),
+            Action::Resend => Some(per_side(self.config.secondaries, 2) + 2 * usize::from(self.multi_rings())),
             _ => None,
         }
     }
+}
+
+/// How traces name intermediate `r` of embodiment 3 (101A, 101B in Fig. 16).
+pub fn ring_name(r: u8) -> String {
+    format!("I_{}", char::from(b'A' + r.min(25)))
 }
 
 /// How traces name the `i`-th secondary: `S`, then `S_2` (not `S2`, which is a property).
@@ -585,6 +835,7 @@ impl Model for JournalModel {
             p_fenced: false,
             p_lost: false,
             resync: None,
+            multi: (c.intermediates > 1).then(|| Box::new(self.multi_world())),
             ghost: Ghost::default(),
         }]
     }
@@ -592,6 +843,22 @@ impl Model for JournalModel {
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let c = &self.config;
         let mut candidates: Vec<Action> = Vec::new();
+        if let Some(m) = s.multi.as_deref() {
+            for ring in 0..c.intermediates {
+                for blocks in 1..=c.write_blocks {
+                    for addr in 0..=c.volume_blocks.saturating_sub(blocks) {
+                        candidates.push(Action::Place { ring, addr, blocks });
+                    }
+                }
+            }
+            candidates.extend(m.writing.iter().map(|w| Action::WriteUnit { id: w.0.meta.id }));
+            for ring in 0..c.intermediates {
+                candidates.extend([Action::ControlAt { ring }, Action::PollAt { ring }, Action::FailAt { ring }]);
+            }
+            candidates.extend([Action::Merge, Action::Resend]);
+            actions.extend(candidates.into_iter().filter(|a| self.enabled_in(s, a)));
+            return;
+        }
         for blocks in 1..=c.write_blocks {
             for addr in 0..=c.volume_blocks.saturating_sub(blocks) {
                 candidates.push(Action::Write { addr, blocks });

@@ -22,12 +22,14 @@ pub const S12: &str = "S12 resync to P after its crash covers its unjournaled wr
 pub const S13: &str = "S13 no false failure detection";
 pub const S14: &str = "S14 at most one active writer";
 pub const S15: &str = "S15 time stamps increase";
+pub const S16: &str = "S16 the resend through a healthy intermediate keeps order";
 pub const S17: &str = "S17 S's head only over what it applied";
 pub const L1: &str = "L1 eventual replication";
 pub const L2: &str = "L2 ring space reclaimed";
 pub const L3: &str = "L3 the drain terminates";
 pub const L4: &str = "L4 failure detection complete";
 pub const L5: &str = "L5 resync terminates";
+pub const L6: &str = "L6 no stall on a gap with several intermediates";
 
 /// Every `always` property, in the order the verdict table shows them.
 pub fn all() -> Vec<Property<JournalModel>> {
@@ -49,6 +51,7 @@ pub fn all() -> Vec<Property<JournalModel>> {
         Property::always(S13, |_, s: &State| !s.ghost.false_alarm),
         Property::always(S14, |_, s: &State| !(s.p_up && !s.p_fenced && s.s0().role.mode == Mode::TakenOver)),
         Property::always(S15, s15),
+        Property::always(S16, s16),
         Property::always(S17, |_, s: &State| s.ss.iter().all(|x| x.role.head <= x.applied_to)),
     ]
 }
@@ -64,12 +67,13 @@ pub fn obligations() -> Vec<Obligation<JournalModel>> {
         },
         Obligation { name: L4, pending: l4 },
         Obligation { name: L5, pending: |_, s: &State| s.resyncing() },
+        Obligation { name: L6, pending: l6 },
     ]
 }
 
 /// Every property name, safety first, then liveness.
 pub fn names() -> Vec<&'static str> {
-    vec![S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15, S17, L1, L2, L3, L4, L5]
+    vec![S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11, S12, S13, S14, S15, S16, S17, L1, L2, L3, L4, L5, L6]
 }
 
 /// The areas a property belongs to.
@@ -81,6 +85,7 @@ pub fn tags(name: &str) -> &'static [&'static str] {
         "S3" | "S4" | "S7" | "S17" | "S15" | "L1" => &["apply"],
         "S13" | "L4" => &["detection"],
         "L3" => &["failover"],
+        "S16" | "L6" => &["failover", "intermediates"],
         _ => &[],
     }
 }
@@ -93,7 +98,8 @@ fn journaled(s: &State) -> impl Iterator<Item = &WriteRec> {
 /// part of its journal from that S's head on is intact on I; once P is down and an S's drain is
 /// over, it is applied there.
 fn s1(_: &JournalModel, s: &State) -> bool {
-    if !s.i_up {
+    // Embodiment 3's world has no P failure: S16 and L6 judge it.
+    if !s.i_up || s.multi.is_some() {
         return true;
     }
     s.ss.iter().enumerate().all(|(i, x)| {
@@ -140,7 +146,8 @@ fn s5(m: &JournalModel, s: &State) -> bool {
 
 /// S6: while P is in PAIR, every journal from its head on has its update info.
 fn s6(_: &JournalModel, s: &State) -> bool {
-    if !s.p_up || s.p.pair != PairState::Pair {
+    // Embodiment 3's P keeps a journal until S confirms it by construction (`Striper::kept`).
+    if !s.p_up || s.p.pair != PairState::Pair || s.multi.is_some() {
         return true;
     }
     journaled(s).all(|w| {
@@ -167,6 +174,24 @@ fn s12(_: &JournalModel, s: &State) -> bool {
     !(s.resynced() && to_p && s.ghost.p_crashed) || s.vol_p == s.s0().vol
 }
 
+/// S16 (embodiment 3): S applied journals `1, 2, ..., k` in that order, each once, each the
+/// journal of a host write, and its volume is exactly their image: a resend neither skipped,
+/// repeated, renumbered nor changed a write.
+fn s16(m: &JournalModel, s: &State) -> bool {
+    let Some(w) = s.multi.as_deref() else { return true };
+    let in_order = w.applied.iter().enumerate().all(|(k, id)| usize::from(*id) == k + 1);
+    let k = w.applied.len();
+    let hosts = w.applied.iter().all(|id| journaled(s).any(|x| x.journal.is_some_and(|(meta, _)| meta.id.0 == u32::from(*id))));
+    let n = usize::from(m.config.volume_blocks);
+    let mut image = [0u8; super::config::MAX_BLOCKS];
+    for x in journaled(s).filter(|x| x.journal.is_some_and(|(meta, _)| meta.id.0 as usize <= k)) {
+        for b in x.addr..x.addr + x.blocks {
+            image[usize::from(b)] = x.value;
+        }
+    }
+    in_order && hosts && image[..n] == s.s0().vol[..n]
+}
+
 /// S15: successive journals' time stamps strictly increase.
 fn s15(_: &JournalModel, s: &State) -> bool {
     let ts: Vec<_> = journaled(s).filter_map(|w| w.journal.map(|(m, _)| m.ts)).collect();
@@ -176,6 +201,11 @@ fn s15(_: &JournalModel, s: &State) -> bool {
 /// L1: with no failure, an acknowledged write not yet applied at S.
 fn l1(_: &JournalModel, s: &State) -> bool {
     !s.ghost.failed && journaled(s).any(|w| w.acked && !s.applied_everywhere(w))
+}
+
+/// L6 (embodiment 3): a journaled write not yet applied at S, whatever intermediate failed.
+fn l6(_: &JournalModel, s: &State) -> bool {
+    s.multi.is_some() && journaled(s).any(|w| !State::applied_at(w, 0))
 }
 
 /// L2: with no failure, P in PAIR with writes to make and no room in the ring for a block.

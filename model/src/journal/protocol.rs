@@ -3,13 +3,14 @@
 
 use super::checks;
 use super::config::{self, Config};
-use super::model::{side_name, Action, JournalModel};
+use super::model::{ring_name, side_name, Action, JournalModel};
 use super::properties;
-use super::state::{Side, State};
+use super::state::{Multi, Side, State};
 use crate::protocol::{
     Check, Event, Fairness, FaultInfo, Field, Gap, NamedConfig, Obligation, PropertyInfo, Protocol, Tier,
 };
-use rcopy::journal::{Direction, Fault, Mode, Owner, PairState, Resync, Variant};
+use rcopy::journal::multi::{Data, Placed};
+use rcopy::journal::{Direction, Fault, Mode, Owner, PairState, ReqId, Resync, Variant};
 
 /// Seed 003: a journal ring on a plain intermediate storage.
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,6 +35,7 @@ const CLASSES: &[&str] = &[
     "resync",
     "copy",
     "resync-write",
+    "resend",
 ];
 
 impl Protocol for Journal {
@@ -104,6 +106,13 @@ impl Protocol for Journal {
             check: format!("journal/resync-i/faithful/{}", checks::MODE),
             property: properties::S10,
             why: "the text keeps P's bitmap in memory: a crash after I failed loses the writes P marked, and 1403 cannot tell",
+        },
+        Gap {
+            name: "faithful-reorder-stall",
+            tier: Tier::Tiny,
+            check: format!("journal/multi/faithful/{}", checks::MODE),
+            property: properties::L6,
+            why: "with several intermediates the text bounds each ring by its own room: later journals fill S's reorder buffer while the next id waits",
         }]
     }
 
@@ -134,6 +143,12 @@ impl Protocol for Journal {
             Action::Resync { .. } => 14,
             Action::Copy => 15,
             Action::ResyncWrite { .. } => 16,
+            Action::Place { .. } => 0,
+            Action::ControlAt { .. } => 2,
+            Action::PollAt { .. } => 3,
+            Action::Merge => 4,
+            Action::FailAt { .. } => 9,
+            Action::Resend => 17,
         }
     }
 
@@ -150,7 +165,12 @@ impl Protocol for Journal {
     }
 
     fn participants(&self, model: &JournalModel) -> Vec<String> {
-        let mut v: Vec<String> = ["host", "P", "I"].map(String::from).to_vec();
+        let mut v: Vec<String> = ["host", "P"].map(String::from).to_vec();
+        if model.multi_rings() > 0 {
+            v.extend((0..model.multi_rings()).map(ring_name));
+        } else {
+            v.push("I".into());
+        }
         v.extend((0..model.config.secondaries).map(side_name));
         v.push("console".into());
         v
@@ -169,7 +189,9 @@ impl Protocol for Journal {
     }
 
     fn roles_differ(&self, recorded: &State, replayed: &State) -> Option<String> {
-        if recorded.p != replayed.p {
+        if recorded.multi.as_ref().map(|m| (&m.p, &m.s)) != replayed.multi.as_ref().map(|m| (&m.p, &m.s)) {
+            Some("embodiment 3's P or S differs from the recorded one".into())
+        } else if recorded.p != replayed.p {
             Some("P differs from the recorded one".into())
         } else if let Some(i) = (0..recorded.ss.len()).find(|&i| recorded.ss.get(i).map(|x| &x.role) != replayed.ss.get(i).map(|x| &x.role)) {
             Some(format!("{} differs from the recorded one", side_name(i as u8)))
@@ -189,6 +211,9 @@ fn up(b: bool) -> &'static str {
 
 /// One step as a renderer shows it. Total on any pair of states.
 pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
+    if before.multi.is_some() {
+        return narrate_multi(before, action, after);
+    }
     match *action {
         Action::Write { addr, blocks } => {
             let text = match after.ghost.writes.last() {
@@ -302,6 +327,104 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             Event::arrow(from, to, format!("copy blocks {copied:#b}"))
         }
         Action::ResyncWrite { addr } => Event::note("host", format!("writes b{addr} at the source during the resync")),
+        Action::Place { .. }
+        | Action::ControlAt { .. }
+        | Action::PollAt { .. }
+        | Action::Merge
+        | Action::Resend
+        | Action::FailAt { .. } => narrate_multi(before, action, after),
+    }
+}
+
+/// What P made of intermediate `ring`'s failure, in `after`.
+fn dropped(after: &Multi, ring: u8) -> String {
+    let waiting: Vec<String> =
+        after.p.kept.iter().filter(|k| k.placed.ring == ring).map(|k| k.placed.meta.id.0.to_string()).collect();
+    if waiting.is_empty() {
+        format!("P drops {}, keeping none of its journals", ring_name(ring))
+    } else {
+        format!("P drops {}; journal(s) {} wait to be resent", ring_name(ring), waiting.join(", "))
+    }
+}
+
+/// Embodiment 3's steps. Total on any pair of states.
+fn narrate_multi(before: &State, action: &Action, after: &State) -> Event {
+    let (Some(b), Some(a)) = (before.multi.as_deref(), after.multi.as_deref()) else {
+        return Event::note("P", "not a world of several intermediates");
+    };
+    let placed = |id: ReqId| a.writing.iter().find(|w| w.0.meta.id == id).map(|w| w.0);
+    let at = |p: &Placed| {
+        let data = match p.data {
+            Data::Host => String::new(),
+            Data::Kept(h) => format!(", the image of write {}", h.0),
+            Data::Volume => ", the volume's current data".into(),
+        };
+        format!("journal {} at {}..{}{data}", p.meta.id.0, p.pos.0, p.pos.0 + p.units)
+    };
+    match *action {
+        Action::Place { ring, addr, blocks } => {
+            let text = match after.ghost.writes.last() {
+                Some(w) if after.ghost.writes.len() > before.ghost.writes.len() => match w.journal.and_then(|(m, _)| placed(m.id)) {
+                    Some(p) => format!("write b{addr}+{blocks}: {} on {}", at(&p), ring_name(ring)),
+                    None => format!("write b{addr}+{blocks}"),
+                },
+                _ => format!("write b{addr}+{blocks}"),
+            };
+            Event::arrow("host", "P", text)
+        }
+        Action::WriteUnit { id } => {
+            let Some(p) = b.writing.iter().find(|w| w.0.meta.id == id).map(|w| w.0) else {
+                return Event::note("P", format!("journal {} is not being written", id.0));
+            };
+            let to = ring_name(p.ring);
+            if a.writing.len() < b.writing.len() && !a.p.up(p.ring) && b.p.up(p.ring) {
+                return Event::arrow("P", to, format!("journal {}: no answer; {}", id.0, dropped(a, p.ring)));
+            }
+            let acked: Vec<String> = after
+                .ghost
+                .writes
+                .iter()
+                .zip(before.ghost.writes.iter())
+                .filter(|(x, y)| x.acked && !y.acked)
+                .filter_map(|(x, _)| x.journal.map(|(m, _)| m.id.0.to_string()))
+                .collect();
+            let mut text = format!("journal {} unit", id.0);
+            if !acked.is_empty() {
+                text.push_str(&format!(" (host acked: {})", acked.join(", ")));
+            }
+            Event::arrow("P", to, text)
+        }
+        Action::ControlAt { ring } => {
+            let r = usize::from(ring);
+            let text = if b.p.up(ring) && !a.p.up(ring) {
+                format!("632 unreadable; {}", dropped(a, ring))
+            } else {
+                format!("read 632 (head {}); 631 := head {} size {}", b.c632[r].head.0, a.c631[r].head.0, a.c631[r].size)
+            };
+            Event::arrow("P", ring_name(ring), text)
+        }
+        Action::PollAt { ring } => {
+            let r = usize::from(ring);
+            let got: Vec<String> = a.held.iter().filter(|h| !b.held.contains(h)).map(|(h, _)| h.meta.id.0.to_string()).collect();
+            let text = if b.s.reads(ring) && !a.s.reads(ring) {
+                format!("631 unreadable: S stops reading {}", ring_name(ring))
+            } else if got.is_empty() {
+                format!("read 631 (end {}): nothing to take", b.c631[r].end().0)
+            } else {
+                format!("read 631 (end {}); take journal(s) {} into the reorder buffer", b.c631[r].end().0, got.join(", "))
+            };
+            Event::arrow("S", ring_name(ring), text)
+        }
+        Action::Merge => {
+            let done: Vec<String> = b.held.iter().filter(|h| !a.held.contains(h)).map(|(h, d)| format!("{} (b{} := {})", h.meta.id.0, h.meta.addr, d[0])).collect();
+            Event::note("S", format!("apply journal {}; 632s := heads {}", done.join(", "), a.c632.iter().map(|c| c.head.0.to_string()).collect::<Vec<_>>().join(", ")))
+        }
+        Action::Resend => {
+            let new: Vec<String> = a.writing.iter().filter(|w| !b.writing.contains(w)).map(|w| format!("{} on {}", at(&w.0), ring_name(w.0.ring))).collect();
+            Event::arrow("P", "P", format!("resend {}", new.join(", ")))
+        }
+        Action::FailAt { ring } => Event::note(ring_name(ring), "fails"),
+        _ => Event::note("P", "not a step of several intermediates"),
     }
 }
 
@@ -399,5 +522,36 @@ pub fn summary(s: &State) -> Vec<String> {
     if let Some(r) = s.resync {
         lines.push(format!("resync {:?}: blocks to copy {:#b}", r.direction, r.dirty.bits));
     }
+    if let Some(m) = s.multi.as_deref() {
+        return summary_multi(s, m);
+    }
+    lines
+}
+
+/// What each side holds in embodiment 3's world.
+fn summary_multi(s: &State, m: &Multi) -> Vec<String> {
+    let vol = |v: &[u8]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+    let kept: Vec<String> = m.p.kept.iter().map(|k| format!("{}@{}", k.placed.meta.id.0, ring_name(k.placed.ring))).collect();
+    let mut lines = vec![format!("P {:?}: next id {}; kept {}", m.p.pair, m.p.next_id.0, kept.join(" "))];
+    for (r, v) in m.p.rings.iter().enumerate() {
+        let name = ring_name(r as u8);
+        lines.push(format!(
+            "{name} {}: 631 head {} size {}; 632 head {}; P sees it {}, head {} next {}; S sees it {}, reads from {}, head {}",
+            up(m.up[r]),
+            m.c631[r].head.0,
+            m.c631[r].size,
+            m.c632[r].head.0,
+            up(v.up),
+            v.head.0,
+            v.next.0,
+            up(m.s.rings[r].up),
+            m.s.rings[r].read.0,
+            m.s.rings[r].head.0
+        ));
+    }
+    let held: Vec<String> = m.held.iter().map(|(h, _)| h.meta.id.0.to_string()).collect();
+    let applied: Vec<String> = m.applied.iter().map(|i| i.to_string()).collect();
+    lines.push(format!("S: applied {}; buffer {}; volume {}", applied.join(" "), held.join(" "), vol(&s.ss[0].vol)));
+    lines.push(format!("P volume {}", vol(&s.vol_p)));
     lines
 }

@@ -4,6 +4,7 @@
 //! note 6 (what was written, acknowledged and applied).
 
 use super::config::{MAX_BLOCKS, MAX_QUEUE, MAX_WRITES};
+use rcopy::journal::multi::{Held, Merger, Placed, Striper};
 use rcopy::journal::{ControlInfo, Direction, JournalMeta, Owner, Pos, Primary, Resync, Secondary, UnitTag};
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +97,53 @@ pub struct State {
     pub p_lost: bool,
     /// The copy of the resync the console planned (Fig. 14), once it did.
     pub resync: Option<Resync>,
+    /// Embodiment 3's world (several intermediates), when the config has them; the fields above
+    /// for one intermediate then stay as they start, but for S's volume (`ss[0].vol`). Boxed so
+    /// that the other worlds' states keep their size.
+    pub multi: Option<Box<Multi>>,
     pub ghost: Ghost,
+}
+
+/// P over several intermediates, in the model: 8 journals kept.
+pub type MultiPrimary = Striper<8>;
+/// S over several intermediates, in the model: 8 journals in the reorder buffer.
+pub type MultiSecondary = Merger<8>;
+/// The most intermediates a model's world has.
+pub const MAX_RINGS: usize = 2;
+
+/// One unit of an intermediate's ring in embodiment 3's world: what a reader learns of it, and
+/// the value its block carries (a resend may carry other data than its id says: B26).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct DataUnit {
+    pub tag: UnitTag,
+    pub value: u8,
+}
+
+/// Embodiment 3 (Fig. 16): P and S over several intermediates, each with a ring and its 631
+/// and 632.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Multi {
+    pub p: MultiPrimary,
+    pub s: MultiSecondary,
+    pub rings: [heapless::Vec<DataUnit, MAX_QUEUE>; MAX_RINGS],
+    pub c631: [ControlInfo; MAX_RINGS],
+    pub c632: [ControlInfo; MAX_RINGS],
+    pub up: [bool; MAX_RINGS],
+    /// Journals P is writing, and units on I so far.
+    pub writing: heapless::Vec<(Placed, u8), 4>,
+    /// S's reorder buffer: each journal held and its blocks' values.
+    pub held: heapless::Vec<(Held, [u8; 3]), 8>,
+    /// Ghost: the ids S applied, in order (S16).
+    pub applied: heapless::Vec<u8, 12>,
+}
+
+impl Multi {
+    /// The unit at logical position `pos` of intermediate `ring`'s ring.
+    pub fn unit(&self, ring: u8, pos: Pos) -> DataUnit {
+        let units = &self.rings[usize::from(ring).min(MAX_RINGS - 1)];
+        let q = (units.len() as u32).max(1);
+        units.get(pos.slot(q) as usize).copied().unwrap_or_default()
+    }
 }
 
 impl State {
