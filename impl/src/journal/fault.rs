@@ -73,5 +73,9 @@ crate::seeded_faults! {
         /// L6: no resend: the journals on the failed intermediate are forgotten, and S waits
         /// for the first of them forever.
         B29 = 29,
+        /// L6 (embodiments 3 and 4): when a path fails, P resends only the journals the host
+        /// has not been told of, not every one S has not confirmed: an acknowledged journal S
+        /// had not read is lost, and S waits for it forever.
+        B30 = 30,
     }
 }

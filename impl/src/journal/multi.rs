@@ -19,6 +19,14 @@
 //!   journals. The faithful P checks each ring's own free space only (the text's 904), and can
 //!   stall (L6).
 //!
+//! **Embodiment 4** (Fig. 17, \[0162\]-\[0164\], claims 7-8): the direct P-S link 1701 as the
+//! alternate path when I fails is the same pair of roles with [`Striper::fallback`]: path 0 is
+//! I, the others are links, and P puts journals on the first path that is up, so a link
+//! carries nothing until I fails. A link is modelled as a ring P writes into and S reads from:
+//! P's write completes when the link takes the data, before S stores it (asynchronous remote
+//! copy). On switching, P first resends every journal S has not confirmed, from its head 626
+//! on (the note's INTERPRETATION), not only those the host has not been told of (B30).
+//!
 //! Neither role runs heartbeats here: an intermediate's failure is learnt from an I/O error
 //! (a journal write, or a read of a control area, that fails).
 
@@ -101,6 +109,9 @@ pub struct Striper<const KEPT: usize = 4096> {
     pub kept: heapless::Vec<Kept, KEPT>,
     /// Once no intermediate is left: the regions written since (Fig. 11).
     pub bitmap: Bitmap,
+    /// Embodiment 4: path 0 is I and the others are fallbacks, used only once those before
+    /// them failed.
+    pub fallback: bool,
 }
 
 impl<const KEPT: usize> Striper<KEPT> {
@@ -119,7 +130,22 @@ impl<const KEPT: usize> Striper<KEPT> {
             last_ts: Ts(0),
             kept: heapless::Vec::new(),
             bitmap: Bitmap::default(),
+            fallback: false,
         }
+    }
+
+    /// Embodiment 4: path 0 is I, the others (the direct link 1701) are used only once every
+    /// path before them failed.
+    pub fn fallback(mut self) -> Self {
+        self.fallback = true;
+        self
+    }
+
+    /// Whether P may put a journal on path `ring` now: it is up and, with fallback paths, no
+    /// path before it is.
+    pub fn in_use(&self, ring: u8) -> bool {
+        let r = usize::from(ring);
+        self.up(ring) && (!self.fallback || self.rings.iter().take(r).all(|v| !v.up))
     }
 
     fn used(&self, r: usize) -> u32 {
@@ -171,8 +197,8 @@ impl<const KEPT: usize> Striper<KEPT> {
             return Ok(None);
         }
         let r = usize::from(ring);
-        if !self.up(ring) {
-            return Err(Refused::Busy);
+        if !self.in_use(ring) {
+            return Err(Refused::PathDown(ring));
         }
         let units = self.geometry.journal_units(blocks).ok_or(Refused::TooLarge(blocks))?;
         if !self.fits(r, units) {
@@ -197,6 +223,12 @@ impl<const KEPT: usize> Striper<KEPT> {
     pub fn journal_written(&mut self, id: ReqId) -> Option<Acks> {
         let k = self.kept.iter_mut().find(|k| k.placed.meta.id == id && !k.complete)?;
         k.complete = true;
+        self.release()
+    }
+
+    /// The host writes to tell now: every one not yet told, up to the first whose journal is
+    /// not complete (in host order).
+    fn release(&mut self) -> Option<Acks> {
         let mut out: Option<Acks> = None;
         for k in self.kept.iter_mut() {
             if !k.complete {
@@ -250,8 +282,9 @@ impl<const KEPT: usize> Striper<KEPT> {
         v.up = false;
         if Fault::B29.on(self.faults) {
             self.kept.retain(|k| k.placed.ring != ring);
-            // The journals after a forgotten one no longer wait for it.
-            let _ = self.journal_written(ReqId(0));
+        } else if Fault::B30.on(self.faults) {
+            // Only what the host has not been told of is resent.
+            self.kept.retain(|k| k.placed.ring != ring || !k.acked);
         }
         if self.rings.iter().all(|v| !v.up) {
             self.pair = PairState::Suspend;
@@ -273,8 +306,7 @@ impl<const KEPT: usize> Striper<KEPT> {
         }
         let i = self.kept.iter().position(|k| !self.up(k.placed.ring))?;
         let units = self.kept[i].placed.units;
-        // The journal leaves its failed ring: count it out of the waiting before testing room.
-        let to = (0..self.rings.len()).find(|r| self.rings[*r].up && self.used(*r) + units <= self.geometry.queue_units)?;
+        let to = (0..self.rings.len()).find(|r| self.in_use(*r as u8) && self.used(*r) + units <= self.geometry.queue_units)?;
         let pos = self.reserve(to, units).ok()?;
         let k = &mut self.kept[i];
         let host = k.host;

@@ -91,6 +91,8 @@ pub enum Refused {
     TooLarge(u16),
     #[error("request ids or ring positions are spent")]
     Spent,
+    #[error("intermediate {0} is down, or not the path in use")]
+    PathDown(u8),
 }
 
 /// Host writes completed by a journal's completion: ids `from..=to`, in order (with fault B3,

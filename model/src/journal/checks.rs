@@ -42,6 +42,7 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B27 => (&[S16], "the resend renumbers the journal: S applies the same write twice"),
         Fault::B28 => (&[S16], "S takes an id it already applied again when it is resent"),
         Fault::B29 => (&[L6], "no resend: S waits for the failed intermediate's journal forever"),
+        Fault::B30 => (&[L6], "on switching to the link P resends only what the host was not told of: an acknowledged journal S never read is lost"),
         Fault::B22 => (&[L3], "the drain waits at a journal that fails its checks for P, who is dead, to finish it"),
     }
 }
@@ -58,6 +59,7 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B24, _) => "two-s",
         (Fault::B25, _) => "multi",
         (Fault::B26 | Fault::B27 | Fault::B28 | Fault::B29, _) => "multi-fails",
+        (Fault::B30, _) => "link",
         (Fault::B18 | Fault::B19 | Fault::B20 | Fault::B21, _) => "resync",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
@@ -175,13 +177,18 @@ pub fn checks(tier: Tier) -> Vec<Check> {
     }
     // Embodiment 3: what its world judges (the other properties are about one intermediate).
     let multi = || [S2, S3, S15, S16, L1, L6].iter().map(|p| (p.to_string(), Expect::Holds)).collect::<Vec<_>>();
-    for world in ["multi", "multi-fails"] {
+    let mut multi_worlds = vec!["multi", "multi-fails", "link"];
+    if tier == Tier::Standard {
+        // Two-block journals, four writes: 11.8 million states, about a minute.
+        multi_worlds.push("multi-large");
+    }
+    for world in multi_worlds {
         v.push(check(
             world,
             Variant::Hardened,
             None,
             multi(),
-            "hardened, two intermediates: S merges by id, and a failed one's journals are resent in order (S16, L6)",
+            "hardened, two paths (intermediates, or I and the link 1701): S merges by id, and a failed path's journals are resent in order (S16, L6)",
         ));
     }
     // The text bounds each intermediate's ring by its own free space only: the journals P has
@@ -195,6 +202,18 @@ pub fn checks(tier: Tier) -> Vec<Check> {
             .map(|p| (p.to_string(), if *p == L1 || *p == L6 { Expect::Violated } else { Expect::Holds }))
             .collect(),
         "faithful, two intermediates: each ring's own room lets later journals fill S's reorder buffer while the next id waits on the other intermediate (L1, L6)",
+    ));
+    // The text does not say that, on switching to link 1701, P sends the unconfirmed journals
+    // before new writes.
+    v.push(check(
+        "link",
+        Variant::Faithful,
+        None,
+        [S2, S3, S15, S16, L1, L6]
+            .iter()
+            .map(|p| (p.to_string(), if *p == L6 { Expect::Violated } else { Expect::Holds }))
+            .collect(),
+        "faithful, link 1701 as the fallback: new writes take the link's room before the unconfirmed journals are resent, and S waits for them (L6)",
     ));
     for &f in Fault::ALL {
         let (props, why) = targets(f);

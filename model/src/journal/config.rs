@@ -85,6 +85,11 @@ pub struct Config {
     /// nothing crashes, there is one secondary, and control info goes over I.
     #[serde(default = "one")]
     pub intermediates: u8,
+    /// Embodiment 4 (Fig. 17): with two `intermediates`, the second is the direct P-S link
+    /// 1701, used only once I fails (asynchronously: P's write completes when the link takes
+    /// it). Only I may fail.
+    #[serde(default)]
+    pub link: bool,
 }
 
 fn one() -> u8 {
@@ -119,6 +124,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "write_permission", about: "I takes an area's writes from its owner only, claim 4 (default true)" },
     Field { key: "secondaries", about: "embodiment 5: secondaries, 1 or 2, each with its own 632 (default 1)" },
     Field { key: "intermediates", about: "embodiment 3: intermediates, 1 or 2, journals on either, merged by id at S (default 1)" },
+    Field { key: "link", about: "embodiment 4: with two intermediates, the second is the direct link 1701, used once I fails (default false)" },
     Field { key: "direct_control", about: "embodiment 2: control info over a direct P-S path, I holds the ring only (default false)" },
 ];
 
@@ -140,6 +146,8 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "two-s", toml: include_str!("configs/two-s.toml") },
     NamedConfig { name: "multi", toml: include_str!("configs/multi.toml") },
     NamedConfig { name: "multi-fails", toml: include_str!("configs/multi-fails.toml") },
+    NamedConfig { name: "multi-large", toml: include_str!("configs/multi-large.toml") },
+    NamedConfig { name: "link", toml: include_str!("configs/link.toml") },
     NamedConfig { name: "two-s-crash", toml: include_str!("configs/two-s-crash.toml") },
 ];
 
@@ -196,6 +204,9 @@ impl Config {
             if self.buffer_units < self.queue_units {
                 return Err("with two `intermediates`, `buffer_units` must be at least `queue_units`: S reads ahead of a missing id".into());
             }
+        }
+        if self.link && self.intermediates != 2 {
+            return Err("`link` needs `intermediates = 2`: I and the direct link 1701".into());
         }
         if self.resync_writes && !self.resync {
             return Err("`resync_writes` needs `resync = true`".into());

@@ -300,6 +300,7 @@ impl JournalModel {
         match *action {
             Action::Place { ring: r, addr, blocks } => {
                 ring(r)
+                    && m.p.in_use(r)
                     && s.ghost.writes.len() < usize::from(c.writes)
                     && blocks >= 1
                     && blocks <= c.write_blocks
@@ -311,7 +312,10 @@ impl JournalModel {
             Action::Merge => m.s.next().is_some(),
             Action::Resend => m.p.resend_waiting(),
             // One intermediate at most fails: the other is the healthy path.
-            Action::FailAt { ring: r } => c.fail_i && ring(r) && m.up.iter().take(c.intermediates.into()).all(|u| *u),
+            // With the link (embodiment 4) only I fails.
+            Action::FailAt { ring: r } => {
+                c.fail_i && ring(r) && (!c.link || r == 0) && m.up.iter().take(c.intermediates.into()).all(|u| *u)
+            }
             _ => false,
         }
     }
@@ -575,7 +579,14 @@ impl JournalModel {
         let c = &self.config;
         let geometry = self.geometry();
         Multi {
-            p: MultiPrimary::new(geometry, 1, self.variant, self.faults, c.intermediates),
+            p: {
+                let p = MultiPrimary::new(geometry, 1, self.variant, self.faults, c.intermediates);
+                if c.link {
+                    p.fallback()
+                } else {
+                    p
+                }
+            },
             s: MultiSecondary::new(geometry, c.buffer_units, self.faults, 0, c.intermediates),
             rings: std::array::from_fn(|_| (0..c.queue_units).map(|_| DataUnit::default()).collect()),
             c631: [State::blank(Owner::Primary, Pos(0)); MAX_RINGS],
@@ -702,18 +713,22 @@ impl JournalModel {
     /// The fairness classes: each timer and each periodic process, weakly fair. Host writes,
     /// crashes, failures and the console's decisions are not fair.
     pub fn fair_classes(&self) -> Vec<String> {
+        let n = self.multi_rings();
+        if n > 0 {
+            let mut v = vec!["P writes journals".to_string()];
+            for r in 0..n {
+                let name = ring_name(self.config.link, r);
+                v.extend([format!("P control {name}"), format!("S poll {name}")]);
+            }
+            v.extend(["S merge".to_string(), "P resend".to_string()]);
+            return v;
+        }
         let mut v = vec!["P writes journals".to_string(), "P control timer".to_string()];
         for i in 0..self.config.secondaries {
             let who = side_name(i);
             v.extend([format!("{who} poll timer"), format!("{who} apply"), format!("{who} heartbeat"), format!("{who} drain")]);
         }
         v.push("resync copy".into());
-        for r in 0..self.multi_rings() {
-            v.extend([format!("P control {}", ring_name(r)), format!("S poll {}", ring_name(r))]);
-        }
-        if self.multi_rings() > 0 {
-            v.extend(["S merge".to_string(), "P resend".to_string()]);
-        }
         v
     }
 
@@ -736,18 +751,23 @@ impl JournalModel {
             Action::Heartbeat { s } => Some(per_side(s, 2)),
             Action::Drain { s } => Some(per_side(s, 3)),
             Action::Copy => Some(per_side(self.config.secondaries, 0)),
-            Action::ControlAt { ring } => Some(per_side(self.config.secondaries, 1) + 2 * usize::from(ring)),
-            Action::PollAt { ring } => Some(per_side(self.config.secondaries, 2) + 2 * usize::from(ring)),
-            Action::Merge => Some(per_side(self.config.secondaries, 1) + 2 * usize::from(self.multi_rings())),
-            Action::Resend => Some(per_side(self.config.secondaries, 2) + 2 * usize::from(self.multi_rings())),
+            Action::ControlAt { ring } => Some(1 + 2 * usize::from(ring)),
+            Action::PollAt { ring } => Some(2 + 2 * usize::from(ring)),
+            Action::Merge => Some(1 + 2 * usize::from(self.multi_rings())),
+            Action::Resend => Some(2 + 2 * usize::from(self.multi_rings())),
             _ => None,
         }
     }
 }
 
-/// How traces name intermediate `r` of embodiment 3 (101A, 101B in Fig. 16).
-pub fn ring_name(r: u8) -> String {
-    format!("I_{}", char::from(b'A' + r.min(25)))
+/// How traces name path `r` of embodiment 3 (intermediates 101A, 101B in Fig. 16: `I_A`,
+/// `I_B`) or 4 (`I`, then the direct link `L1701`).
+pub fn ring_name(link: bool, r: u8) -> String {
+    match (link, r) {
+        (true, 0) => "I".into(),
+        (true, _) => "L1701".into(),
+        (false, _) => format!("I_{}", char::from(b'A' + r.min(25))),
+    }
 }
 
 /// How traces name the `i`-th secondary: `S`, then `S_2` (not `S2`, which is a property).

@@ -113,6 +113,13 @@ impl Protocol for Journal {
             check: format!("journal/multi/faithful/{}", checks::MODE),
             property: properties::L6,
             why: "with several intermediates the text bounds each ring by its own room: later journals fill S's reorder buffer while the next id waits",
+        },
+        Gap {
+            name: "faithful-link-switch",
+            tier: Tier::Tiny,
+            check: format!("journal/link/faithful/{}", checks::MODE),
+            property: properties::L6,
+            why: "the text does not say that P sends the unconfirmed journals over link 1701 before new writes: new ones take the room, and S waits for the old",
         }]
     }
 
@@ -167,7 +174,7 @@ impl Protocol for Journal {
     fn participants(&self, model: &JournalModel) -> Vec<String> {
         let mut v: Vec<String> = ["host", "P"].map(String::from).to_vec();
         if model.multi_rings() > 0 {
-            v.extend((0..model.multi_rings()).map(ring_name));
+            v.extend((0..model.multi_rings()).map(|r| ring_name(model.config.link, r)));
         } else {
             v.push("I".into());
         }
@@ -338,6 +345,7 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
 
 /// What P made of intermediate `ring`'s failure, in `after`.
 fn dropped(after: &Multi, ring: u8) -> String {
+    let ring_name = |r: u8| ring_name(after.p.fallback, r);
     let waiting: Vec<String> =
         after.p.kept.iter().filter(|k| k.placed.ring == ring).map(|k| k.placed.meta.id.0.to_string()).collect();
     if waiting.is_empty() {
@@ -352,6 +360,7 @@ fn narrate_multi(before: &State, action: &Action, after: &State) -> Event {
     let (Some(b), Some(a)) = (before.multi.as_deref(), after.multi.as_deref()) else {
         return Event::note("P", "not a world of several intermediates");
     };
+    let ring_name = |r: u8| ring_name(a.p.fallback, r);
     let placed = |id: ReqId| a.writing.iter().find(|w| w.0.meta.id == id).map(|w| w.0);
     let at = |p: &Placed| {
         let data = match p.data {
@@ -530,6 +539,7 @@ pub fn summary(s: &State) -> Vec<String> {
 
 /// What each side holds in embodiment 3's world.
 fn summary_multi(s: &State, m: &Multi) -> Vec<String> {
+    let ring_name = |r: u8| ring_name(m.p.fallback, r);
     let vol = |v: &[u8]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
     let kept: Vec<String> = m.p.kept.iter().map(|k| format!("{}@{}", k.placed.meta.id.0, ring_name(k.placed.ring))).collect();
     let mut lines = vec![format!("P {:?}: next id {}; kept {}", m.p.pair, m.p.next_id.0, kept.join(" "))];
