@@ -290,7 +290,10 @@ impl<const KEPT: usize> Striper<KEPT> {
             self.pair = PairState::Suspend;
             let mut bitmap = Bitmap { bits: 0, start_id: self.next_id, start_ts: self.last_ts };
             for k in &self.kept {
-                bitmap.start_id = bitmap.start_id.min(k.host);
+                if k.host < bitmap.start_id {
+                    bitmap.start_id = k.host;
+                    bitmap.start_ts = k.placed.meta.ts;
+                }
                 bitmap.mark_blocks(k.placed.meta.addr, k.placed.meta.blocks, self.region_blocks);
             }
             self.bitmap = bitmap;
@@ -350,6 +353,10 @@ pub struct Held {
     pub ring: u8,
     pub pos: Pos,
     pub units: u32,
+    /// A second copy (a resend) of a journal S holds and has not applied: its data is not
+    /// kept, it is never applied, and it goes when the journal is applied. It holds its ring's
+    /// head back meanwhile, so that no 632 confirms a journal S has not applied (S7).
+    pub copy: bool,
 }
 
 /// S over several intermediates, with a reorder buffer of at most `HELD` journals and
@@ -382,8 +389,9 @@ impl<const HELD: usize> Merger<HELD> {
         }
     }
 
+    /// Units of data the buffer keeps (copies keep none).
     fn held_units(&self) -> u32 {
-        self.held.iter().map(|h| h.units).sum()
+        self.held.iter().filter(|h| !h.copy).map(|h| h.units).sum()
     }
 
     /// Fig. 12 on intermediate `ring`: `read` is its 631 (`None`: the read failed, and S stops
@@ -431,15 +439,22 @@ impl<const HELD: usize> Merger<HELD> {
             if !whole || first.meta.id.0 == 0 {
                 break;
             }
-            let have = first.meta.id <= self.applied || self.held.iter().any(|h| h.meta.id == first.meta.id);
-            if !have || Fault::B28.on(self.faults) {
+            let done = first.meta.id <= self.applied;
+            let held = self.held.iter().any(|h| h.meta.id == first.meta.id);
+            let pos = Pos(from.0.saturating_add(at as u32));
+            if (!done && !held) || Fault::B28.on(self.faults) {
                 if self.held.is_full() || self.held_units() + n as u32 > self.buffer_units {
                     break;
                 }
-                let h = Held { meta: first.meta, ring, pos: Pos(from.0.saturating_add(at as u32)), units: n as u32 };
+                let h = Held { meta: first.meta, ring, pos, units: n as u32, copy: false };
                 let pushed = self.held.push(h);
                 debug_assert!(pushed.is_ok(), "room checked above");
                 hold(h);
+            } else if !done {
+                // Held, not applied: keep a copy that pins this ring's head until it is.
+                if self.held.push(Held { meta: first.meta, ring, pos, units: n as u32, copy: true }).is_err() {
+                    break;
+                }
             }
             at += n;
         }
@@ -452,7 +467,7 @@ impl<const HELD: usize> Merger<HELD> {
     /// The journal to apply next: the held one with the lowest id, if it is the next id (B25:
     /// whatever it is; B28 keeps duplicates, whose id is lower).
     pub fn next(&self) -> Option<Held> {
-        let h = *self.held.iter().min_by_key(|h| h.meta.id)?;
+        let h = *self.held.iter().filter(|h| !h.copy).min_by_key(|h| h.meta.id)?;
         let next = ReqId(self.applied.0.saturating_add(1));
         (h.meta.id <= next || Fault::B25.on(self.faults)).then_some(h)
     }
@@ -460,16 +475,18 @@ impl<const HELD: usize> Merger<HELD> {
     /// `h`'s data is applied to the volumes (durably): drop it from the buffer and move every
     /// ring's head over what is applied. Then write [`Merger::record`] as each ring's 632.
     pub fn applied(&mut self, h: Held) -> Result<(), Declined> {
-        let i = self.held.iter().position(|x| *x == h).ok_or(Declined::NothingPending)?;
+        let i = self.held.iter().position(|x| *x == h && !x.copy).ok_or(Declined::NothingPending)?;
         self.held.remove(i);
         if h.meta.id > self.applied {
             self.applied = h.meta.id;
         }
+        let applied = self.applied;
+        self.held.retain(|x| !(x.copy && x.meta.id <= applied));
         self.settle();
         Ok(())
     }
 
-    /// Each ring's head: its first journal still held, or where S reads next.
+    /// Each ring's head: its first journal still held (a copy too), or where S reads next.
     fn settle(&mut self) {
         for (r, v) in self.rings.iter_mut().enumerate() {
             let held = self.held.iter().filter(|h| usize::from(h.ring) == r).map(|h| h.pos).min();

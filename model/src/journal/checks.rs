@@ -161,10 +161,12 @@ pub fn checks(tier: Tier) -> Vec<Check> {
     ));
     // Worlds that each exercise one thing; `failures` (every failure and the console, 1.9
     // million states) and `two-s-crash` in the standard tier only.
-    let mut worlds = vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i", "direct", "two-s"];
+    let mut worlds =
+        vec!["torn", "stale", "full", "partial", "i-fails", "resync", "resync-i", "open-i", "direct", "two-s", "two-s-failover"];
     if tier == Tier::Standard {
-        // Two secondaries, either may crash: 18 million states, 45 s.
-        worlds.extend(["failures", "two-s-crash"]);
+        // Two secondaries, either may crash: 18 million states, 45 s. P's crash and takeover
+        // with two secondaries and three writes: 1.6 million states.
+        worlds.extend(["failures", "two-s-crash", "two-s-failover-3"]);
     }
     for world in worlds {
         v.push(check(

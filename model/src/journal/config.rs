@@ -76,7 +76,7 @@ pub struct Config {
     #[serde(default)]
     pub direct_control: bool,
     /// Embodiment 5 (Fig. 18): secondaries (1 or 2), each with its own 632; P's head is the
-    /// slowest's. With two, P does not crash and nothing is taken over or resynced.
+    /// slowest's. With two, nothing is resynced, and P and an S do not both crash in one run.
     #[serde(default = "one")]
     pub secondaries: u8,
     /// Embodiment 3 (Fig. 16): intermediates (1 or 2), each with its own ring of `queue_units`
@@ -148,6 +148,8 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "multi-fails", toml: include_str!("configs/multi-fails.toml") },
     NamedConfig { name: "multi-large", toml: include_str!("configs/multi-large.toml") },
     NamedConfig { name: "link", toml: include_str!("configs/link.toml") },
+    NamedConfig { name: "two-s-failover", toml: include_str!("configs/two-s-failover.toml") },
+    NamedConfig { name: "two-s-failover-3", toml: include_str!("configs/two-s-failover-3.toml") },
     NamedConfig { name: "two-s-crash", toml: include_str!("configs/two-s-crash.toml") },
 ];
 
@@ -185,8 +187,15 @@ impl Config {
             return Err("`recover_p` needs `crash_p = true`".into());
         }
         range("secondaries", self.secondaries.into(), 1, super::state::MAX_SIDES as u32)?;
-        if self.secondaries > 1 && (self.crash_p || self.takeover || self.resync) {
-            return Err("with two `secondaries`, P does not crash and nothing is taken over or resynced (not modelled)".into());
+        if self.secondaries > 1 && self.resync {
+            return Err("with two `secondaries`, nothing is resynced (not modelled)".into());
+        }
+        if self.secondaries > 1 && self.crash_p && self.crash_s {
+            // P suspends the pair when one S fails (Fig. 11 as embodiment 5 leaves it); the
+            // surviving S then reads P's silence as P's death and drains early, so S1's premise
+            // (only P fails) would not hold. A P that carries on with the survivors is not
+            // modelled.
+            return Err("with two `secondaries`, `crash_p` and `crash_s` together are not modelled".into());
         }
         range("intermediates", self.intermediates.into(), 1, super::state::MAX_RINGS as u32)?;
         if self.intermediates > 1 {
