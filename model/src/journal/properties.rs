@@ -1,4 +1,4 @@
-//! The properties of note section 6: S1-S15 and S17 (`always`), and L1-L5 as
+//! The properties of note section 6: S1-S17 (`always`), and L1-L6 as
 //! obligations. Each reads the roles, I and the ghost; none decides what a role decides.
 
 use super::model::JournalModel;
