@@ -549,13 +549,13 @@ fn control_round_trip() {
 
 /// A valid configuration of the note's 1:1 case (four queues: message and data, both
 /// directions) generalised to `n` secondaries: group 1, primary 10, secondaries 20.., rings of
-/// 1 MiB from 1 MiB on, control infos from 0 on, one 512-byte block each.
+/// 1 MiB from 1 MiB on, control infos from 0 on, two 512-byte slots each.
 fn good_config(n: u32) -> ConfigInfo {
     let secondaries: Vec<u32> = (0..n).map(|i| 20 + i).collect();
     let mut next_control = 0u64;
     let mut control = |issuer: u32| {
-        let loc = ControlLocation { issuer, offset: next_control, size: 512 };
-        next_control += 512;
+        let loc = ControlLocation { issuer, offset: next_control, size: CONTROL_AREA as u32 };
+        next_control += CONTROL_AREA as u64;
         loc
     };
     let queues = (0..4u32)
@@ -630,10 +630,10 @@ fn bad_configs_are_rejected() {
     });
     check(&|c| c.queues[2].size = 0, FormatError::TooSmall { area: Area::Queue { queue: 102 }, size: 0, min: 1 });
     check(&|c| c.queues[0].secondaries[1].size = 0, {
-        FormatError::TooSmall { area: Area::SecondaryControl { queue: 100, index: 1 }, size: 0, min: 512 }
+        FormatError::TooSmall { area: Area::SecondaryControl { queue: 100, index: 1 }, size: 0, min: CONTROL_AREA as u64 }
     });
     check(&|c| c.queues[0].primary.size = 100, {
-        FormatError::TooSmall { area: Area::PrimaryControl { queue: 100 }, size: 100, min: 512 }
+        FormatError::TooSmall { area: Area::PrimaryControl { queue: 100 }, size: 100, min: CONTROL_AREA as u64 }
     });
     check(&|c| c.queues[3].head = u64::MAX - 10, FormatError::OutOfRange { area: Area::Queue { queue: 103 } });
     check(

@@ -22,6 +22,7 @@
 //! - `clean_run_replicates_every_write`: without failures, S's volume ends equal to P's.
 
 use rcopy::journal::file::{FileError, Intermediate, Region, UNIT};
+use rcopy::journal::format::CONTROL_AREA;
 use rcopy::journal::{ControlInfo, Owner, Pos};
 use rcopy_model::journal::history::{check_history, History, Write};
 use std::collections::BTreeMap;
@@ -538,7 +539,8 @@ fn seeded_faults_are_caught() {
     let n = 24u32;
     let p = Pristine::new(&dir, &f, n);
     let judged = |h: &History<u32>| f.judge(h).map_err(|v| v[..2].to_string());
-    // B2: P died before publishing the tail (631 as formatted); the drain must scan past it.
+    // B2: P died before publishing the tail (631 as formatted: both of its slots, or the slot
+    // not overwritten would still show a record P published); the drain must scan past it.
     let formatted_631 = {
         let g = Files::new(&dir);
         let fresh = dir.path("fresh");
@@ -546,9 +548,10 @@ fn seeded_faults_are_caught() {
         let l = Intermediate::open(&fresh, Owner::Secondary(0)).unwrap().layout().clone();
         let at = l.primary_control as usize;
         drop(g);
-        (at, fs::read(&fresh).unwrap()[at..at + BLOCK].to_vec())
+        (at, fs::read(&fresh).unwrap()[at..at + CONTROL_AREA].to_vec())
     };
-    let unpublished = |b: &mut Vec<u8>| b[formatted_631.0..formatted_631.0 + BLOCK].copy_from_slice(&formatted_631.1);
+    let unpublished =
+        |b: &mut Vec<u8>| b[formatted_631.0..formatted_631.0 + CONTROL_AREA].copy_from_slice(&formatted_631.1);
     let (_, h) = p.drain(&f, &unpublished, &[], n);
     assert_eq!(judged(&h), Ok(()), "without the fault, the drain scans past 631's end");
     assert_eq!(h.applied.len(), n as usize);

@@ -19,13 +19,26 @@
 //! ```text
 //! offset                  size              area (owner)
 //! 0                       4096              configuration info 106 (written once, at format)
-//! 4096                    512 (in 4096)     primary control info 631 (P)
-//! 8192 + 4096 i           512 (in 4096)     secondary control info 632 of secondary i (S i)
+//! 4096                    1024 (in 4096)    primary control info 631 (P), two slots
+//! 8192 + 4096 i           1024 (in 4096)    secondary control info 632 of secondary i (S i), two slots
 //! 8192 + 4096 n           queue_units * 528 the journal ring, n = number of secondaries (P)
 //! ```
 //!
-//! [`FileLayout::from_config`] reads the offsets back from any valid configuration: the ring is
-//! its first data queue (608), 631 its primary info 611 and 632 its secondary infos 612.
+//! [`FileLayout::from_config`] reads the offsets back from any configuration that passes
+//! [`ConfigInfo::validate`] (every control area of at least [`format::CONTROL_AREA`]
+//! bytes, configuration version [`format::CONFIG_VERSION`]): the ring is its first data queue
+//! (608), 631 its primary info 611 and 632 its secondary infos 612.
+//!
+//! # Control areas: two slots
+//!
+//! A control area holds two [`BLOCK`]-byte slots (the format's module docs give the record and
+//! the rule). The owner's handle keeps the sequence number of its next write: its `k`th write
+//! carries `k` and goes to slot `k % 2`, so a write never touches the slot that holds the newest
+//! whole record, and a crash mid-write leaves that record readable. Before its first write, a
+//! handle reads both slots of its area and continues after the newest valid sequence number (0
+//! if neither slot is valid), so a restarted owner never overwrites its newest record either.
+//! A handle's writes of its area are serialized (a mutex), so that at most one slot is in
+//! flight.
 //!
 //! The ring is a sequence of `queue_units` units of [`UNIT`] = 528 bytes, in [`LAYOUT`]
 //! ([`Layout::Extended`], layout (b) of note 2.6): each unit is a 512-byte block of payload
@@ -50,12 +63,14 @@
 //! # Reading what I holds
 //!
 //! Whatever the file holds may be corrupt, torn, stale or foreign. Reads of the configuration
-//! and of the control records need the whole record to be on the file
+//! and of the control areas need the whole record (both slots) to be on the file
 //! ([`FileError::Truncated`]) and decode it with [`format::decode_config`] and
-//! [`format::decode_control`] ([`FileError::Format`]). A control record is rewritten in place
-//! by its owner while the other side may be reading it, and a file does not make a read atomic
-//! with a concurrent write: a record that fails its checksum is read again a few times
-//! ([`TORN_READS`]) before the error is returned. Reads of the ring return the bytes as
+//! [`format::decode_control_area`] ([`FileError::Format`]). A control record is rewritten by
+//! its owner while the other side may be reading it, and a file does not make a read atomic
+//! with a concurrent write; but the write goes to the slot that does not hold the newest
+//! record, so a read finds that record whole in the other slot (see
+//! [`Intermediate::read_control`] for the one narrow case left and its bounded re-read,
+//! [`TORN_READS`]). Reads of the ring return the bytes as
 //! they are, zeros past the end of a file that was cut short, for the reader to decode journal
 //! by journal ([`format::decode_header`], [`format::unit_tags`]): a truncated ring is then a
 //! torn ring, not an I/O error. Nothing here panics on any content. The caller passes the
@@ -69,8 +84,8 @@
 //! replaced atomically (write, `fsync`, rename, `fsync` of the directory). Both are decoded by
 //! [`super::format`] too.
 
-use super::format::{self, ConfigInfo, ControlLocation, Expect, FormatError, Layout, QueueInfo, QueueKind};
-use super::format::{BLOCK, PROTECTION};
+use super::format::{self, ConfigInfo, ControlLocation, ControlRecord, Expect, FormatError, Layout};
+use super::format::{QueueInfo, QueueKind, BLOCK, CONTROL_AREA, PROTECTION};
 use super::{ControlInfo, Geometry, JournalMeta, Owner, Pos};
 use std::ffi::OsString;
 use std::fmt;
@@ -78,6 +93,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 /// The layout of the protection data in the ring: layout (b), 512 bytes of payload per unit.
 pub const LAYOUT: Layout = Layout::Extended;
@@ -94,10 +110,12 @@ const _: () = assert!(format::MAX_CONFIG_LEN <= CONFIG_AREA);
 /// The alignment of the areas [`FormatOptions::config`] places.
 pub const AREA_ALIGN: u64 = 4096;
 
-/// How many times [`Intermediate::read_control`] reads a record whose checksum does not match
-/// (a read that raced with its owner's write), backing off in between, before it returns the
-/// error.
-pub const TORN_READS: u32 = 12;
+/// How many times, at most, [`Intermediate::read_control`] reads a control area in one call:
+/// a read that finds no valid slot for a checksum, or only a record older than one the handle
+/// already returned, is read again (backing off 2, 4, 8 us) before it stands. With two slots
+/// this is the rare case of a reader delayed across a whole write of its owner (see
+/// [`Intermediate::read_control`]), not every read that meets a write.
+pub const TORN_READS: u32 = 4;
 
 /// The least ring: a journal of one block takes 3 units (header, data, trailer).
 pub const MIN_QUEUE_UNITS: u32 = 3;
@@ -233,7 +251,8 @@ impl FormatOptions {
             return Err(FileError::BadOptions("between 1 and 8 secondaries are needed"));
         }
         let n = self.secondaries.len() as u64;
-        let control = |issuer: u32, at: u64| ControlLocation { issuer, offset: at, size: BLOCK as u32 };
+        // Two slots each (CONTROL_AREA = 1024 bytes), in an area of AREA_ALIGN bytes.
+        let control = |issuer: u32, at: u64| ControlLocation { issuer, offset: at, size: CONTROL_AREA as u32 };
         let primary = control(self.primary, AREA_ALIGN);
         let secondaries =
             self.secondaries.iter().zip(0u64..).map(|(&id, i)| control(id, 2 * AREA_ALIGN + i * AREA_ALIGN)).collect();
@@ -274,9 +293,9 @@ pub struct FileLayout {
 }
 
 impl FileLayout {
-    /// The layout of a configuration: it must [`validate`](ConfigInfo::validate), have a data
-    /// queue whose size is whole units (at least [`MIN_QUEUE_UNITS`]), and keep every area clear
-    /// of the configuration area.
+    /// The layout of a configuration: it must pass [`ConfigInfo::validate`] (two slots
+    /// per control area, no two areas overlapping), have a data queue whose size is whole units
+    /// (at least [`MIN_QUEUE_UNITS`]), and keep every area clear of the configuration area.
     pub fn from_config(config: &ConfigInfo) -> Result<FileLayout, FileError> {
         config.validate().map_err(|source| FileError::Format { region: Region::Config, source })?;
         let q = config
@@ -323,7 +342,7 @@ impl FileLayout {
     /// The bytes the areas span, from offset 0.
     pub fn len(&self) -> u64 {
         let controls = std::iter::once(self.primary_control).chain(self.secondary_controls.iter().copied());
-        let control_end = controls.map(|o| o.saturating_add(BLOCK as u64)).max().unwrap_or(0);
+        let control_end = controls.map(|o| o.saturating_add(CONTROL_AREA as u64)).max().unwrap_or(0);
         control_end.max(self.ring.saturating_add(self.ring_bytes())).max(CONFIG_AREA as u64)
     }
 
@@ -332,7 +351,8 @@ impl FileLayout {
         false
     }
 
-    /// The byte offset of the control area of `owner`.
+    /// The byte offset of the control area of `owner` (its slot 0; slot 1 follows, [`BLOCK`]
+    /// bytes on).
     pub fn control_offset(&self, owner: Owner) -> Result<u64, FileError> {
         match owner {
             Owner::Primary => Ok(self.primary_control),
@@ -348,12 +368,35 @@ impl FileLayout {
     }
 }
 
+/// The control areas a handle may read: 631 and at most [`format::MAX_SECONDARIES`] 632s.
+const AREAS: usize = 1 + format::MAX_SECONDARIES;
+
 /// A handle on the intermediate, opened as one owner.
 #[derive(Debug)]
 pub struct Intermediate {
     file: File,
     layout: FileLayout,
     owner: Owner,
+    /// The sequence number of the next write of the owner's control area; `None` until the
+    /// first write reads it from the area. Held across that write: one slot in flight at most.
+    next_seq: Mutex<Option<u64>>,
+    /// The newest sequence number [`Intermediate::read_control`] returned, per area (631, then
+    /// each 632 by index).
+    seen: Mutex<[Option<u64>; AREAS]>,
+}
+
+/// The index of `owner`'s area in [`Intermediate::seen`]: 0 for 631, `1 + i` for a 632.
+fn area_index(owner: Owner) -> usize {
+    match owner {
+        Owner::Primary => 0,
+        Owner::Secondary(i) => 1 + usize::from(i),
+    }
+}
+
+/// A mutex's guard, poisoned or not (the data is a plain number: a panic elsewhere while it was
+/// held leaves it valid).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Intermediate {
@@ -390,13 +433,15 @@ impl Intermediate {
             file.set_len(layout.len()).map_err(io("resize", Region::Ring, layout.len()))?;
         }
         file.write_all_at(&bytes, 0).map_err(io("write", Region::Config, 0))?;
-        let handle = Intermediate { file, layout, owner: Owner::Primary };
-        let first = |owner| ControlInfo { owner, head: Pos(0), size: 0, heartbeat: 0 };
-        handle.put_control(Owner::Primary, &first(Owner::Primary))?;
+        let handle = Intermediate::new(file, layout, Owner::Primary);
+        // The first record of every area: sequence number 0, in slot 0 (slot 1 stays zeros, which
+        // no decoder accepts, until the owner's first write).
+        let first = |owner| ControlRecord { seq: 0, info: ControlInfo { owner, head: Pos(0), size: 0, heartbeat: 0 } };
+        handle.put_record(Owner::Primary, &first(Owner::Primary))?;
         for i in 0..handle.layout.secondary_controls.len() {
             // At most MAX_SECONDARIES (8): the index fits a u8.
             let s = Owner::Secondary(i as u8);
-            handle.put_control(s, &first(s))?;
+            handle.put_record(s, &first(s))?;
         }
         handle.flush()?;
         Ok(handle.layout)
@@ -419,7 +464,11 @@ impl Intermediate {
             format::decode_config(&bytes).map_err(|source| FileError::Format { region: Region::Config, source })?;
         let layout = FileLayout::from_config(&config)?;
         layout.control_offset(owner)?;
-        Ok(Intermediate { file, layout, owner })
+        Ok(Intermediate::new(file, layout, owner))
+    }
+
+    fn new(file: File, layout: FileLayout, owner: Owner) -> Intermediate {
+        Intermediate { file, layout, owner, next_seq: Mutex::new(None), seen: Mutex::new([None; AREAS]) }
     }
 
     /// Where the areas are.
@@ -438,45 +487,96 @@ impl Intermediate {
     }
 
     /// Read and decode the control record of `whose` (631 for P, 632 for a secondary), checking
-    /// its group, queue and owner (616-618).
+    /// its group, queue and owner (616-618): the valid slot of its area with the newer sequence
+    /// number ([`format::decode_control_area`]). Neither slot valid is
+    /// [`FileError::Format`] with [`FormatError::NoValidSlot`].
     ///
-    /// A file gives no atomicity between a read and a concurrent write, so a record read while its
-    /// owner rewrites it can come back torn, half old and half new, which its checksum shows. Such
-    /// a record is read again, up to [`TORN_READS`] times in all, before the checksum error is
-    /// returned: a torn read passes as soon as the owner's write is done, while a corrupt record
-    /// stays corrupt.
+    /// Both slots are read with one positioned read. The owner writes the slot that does not
+    /// hold its newest record, so a read that meets a write finds the torn slot and, in the
+    /// other, the record before it, whole; no re-read is needed for that. What is left is a
+    /// reader delayed in the middle of its read (preempted, a page fault) for as long as a whole
+    /// write of the owner and into the next: it can then see both slots torn, or the older
+    /// record whole next to the newer one torn. The first shows as no valid slot with a
+    /// checksum error, the second as a sequence number older than one this handle already
+    /// returned for the area; either is read again, up to [`TORN_READS`] reads in all, backing
+    /// off in between, after which the read stands (an older record is then returned: the area
+    /// went back, e.g. it was formatted again). So the records one handle returns for an area do
+    /// not go back while its owner writes, however fast.
     pub fn read_control(&self, whose: Owner) -> Result<ControlInfo, FileError> {
         let region = Region::Control(whose);
-        let at = self.layout.control_offset(whose)?;
-        let mut bytes = [0u8; BLOCK];
+        let mut bytes = [0u8; CONTROL_AREA];
         let mut reads = 0;
         loop {
-            read_whole(&self.file, at, &mut bytes, region)?;
+            self.read_area(whose, &mut bytes)?;
             reads += 1;
-            match format::decode_control(&bytes, self.layout.group, self.layout.queue, whose) {
-                Err(FormatError::BadChecksum { .. }) if reads < TORN_READS => {
-                    // Back off (2 us, doubling, about 2 ms in all at most) so as not to keep meeting
-                    // a writer that rewrites the record in step with these reads.
-                    std::thread::sleep(std::time::Duration::from_micros(1 << reads.min(9)))
+            let got = format::decode_control_area(&bytes, self.layout.group, self.layout.queue, whose);
+            let mut seen = lock(&self.seen);
+            let last = seen.get(area_index(whose)).copied().flatten();
+            let raced = match &got {
+                Ok(rec) => last.is_some_and(|last| format::seq_newer(last, rec.seq)),
+                Err(FormatError::NoValidSlot { slot0, slot1 }) => {
+                    [slot0, slot1].iter().any(|e| matches!(***e, FormatError::BadChecksum { .. }))
                 }
-                r => return r.map_err(|source| FileError::Format { region, source }),
+                Err(_) => false,
+            };
+            if raced && reads < TORN_READS {
+                drop(seen);
+                std::thread::sleep(std::time::Duration::from_micros(1 << reads));
+                continue;
             }
+            return match got {
+                Ok(rec) => {
+                    if let Some(s) = seen.get_mut(area_index(whose)) {
+                        *s = Some(rec.seq);
+                    }
+                    Ok(rec.info)
+                }
+                Err(source) => Err(FileError::Format { region, source }),
+            };
         }
     }
 
     /// Write `info` into the control area of `area` (the area a role names, e.g.
     /// [`Secondary::control_area`](super::Secondary::control_area)). Only the area's owner may,
     /// and only a record of its own ([`FileError::NotOwner`]).
+    ///
+    /// The record goes to the slot that does not hold the newest record, with the next sequence
+    /// number (see the module docs); the first write of a handle reads the area to find it. A
+    /// write that fails leaves the sequence number as it was: the next write goes to the same
+    /// slot, and the other one still holds the newest whole record.
     pub fn write_control(&self, area: Owner, info: &ControlInfo) -> Result<(), FileError> {
         if area != self.owner || info.owner != self.owner {
             return Err(FileError::NotOwner { region: Region::Control(area), owner: self.owner });
         }
-        self.put_control(area, info)
+        let mut next = lock(&self.next_seq);
+        let seq = match *next {
+            Some(seq) => seq,
+            None => self.resume_seq(area)?,
+        };
+        self.put_record(area, &ControlRecord { seq, info: *info })?;
+        *next = Some(seq.wrapping_add(1));
+        Ok(())
     }
 
-    fn put_control(&self, area: Owner, info: &ControlInfo) -> Result<(), FileError> {
-        let at = self.layout.control_offset(area)?;
-        let bytes = format::encode_control(self.layout.group, self.layout.queue, info);
+    /// The sequence number a writer of `area` continues with: one past the newest valid record
+    /// on the area, or 0 if neither slot is valid (nothing whole to keep).
+    fn resume_seq(&self, area: Owner) -> Result<u64, FileError> {
+        let mut bytes = [0u8; CONTROL_AREA];
+        self.read_area(area, &mut bytes)?;
+        Ok(format::decode_control_area(&bytes, self.layout.group, self.layout.queue, area)
+            .map_or(0, |newest| newest.seq.wrapping_add(1)))
+    }
+
+    /// Read both slots of the control area of `whose`.
+    fn read_area(&self, whose: Owner, bytes: &mut [u8; CONTROL_AREA]) -> Result<(), FileError> {
+        let at = self.layout.control_offset(whose)?;
+        read_whole(&self.file, at, bytes, Region::Control(whose))
+    }
+
+    /// Write `rec` into its slot of the control area of `area` (no ownership check).
+    fn put_record(&self, area: Owner, rec: &ControlRecord) -> Result<(), FileError> {
+        let at = self.layout.control_offset(area)?.saturating_add((format::control_slot(rec.seq) * BLOCK) as u64);
+        let bytes = format::encode_control_record(self.layout.group, self.layout.queue, rec);
         self.file.write_all_at(&bytes, at).map_err(|source| FileError::Io {
             op: "write",
             region: Region::Control(area),
@@ -811,6 +911,272 @@ mod tests {
         });
     }
 
+    /// The bytes of slot `slot` of `owner`'s control area, read past the handles.
+    fn slot(path: &Path, layout: &FileLayout, owner: Owner, slot: usize) -> [u8; BLOCK] {
+        let mut b = [0u8; BLOCK];
+        let at = layout.control_offset(owner).unwrap() + (slot * BLOCK) as u64;
+        File::open(path).unwrap().read_exact_at(&mut b, at).unwrap();
+        b
+    }
+
+    /// Overwrite the start of slot `slot` of `owner`'s control area with `bytes`, past the
+    /// handles (a write torn by a crash, or garbage).
+    fn put_slot(path: &Path, layout: &FileLayout, owner: Owner, slot: usize, bytes: &[u8]) {
+        let at = layout.control_offset(owner).unwrap() + (slot * BLOCK) as u64;
+        OpenOptions::new().write(true).open(path).unwrap().write_all_at(bytes, at).unwrap();
+    }
+
+    /// The sequence number a slot holds, if it holds a valid record.
+    fn slot_seq(path: &Path, layout: &FileLayout, owner: Owner, i: usize) -> Option<u64> {
+        let b = slot(path, layout, owner, i);
+        format::decode_control_record(&b, layout.group, layout.queue, owner).ok().map(|r| r.seq)
+    }
+
+    fn p_rec(heartbeat: u32) -> ControlInfo {
+        ControlInfo { owner: Owner::Primary, head: Pos(heartbeat.wrapping_mul(7)), size: heartbeat, heartbeat }
+    }
+
+    #[test]
+    fn writes_alternate_between_the_two_slots() {
+        let t = Temp::new("slots");
+        let layout = Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
+        // As formatted: the first record, sequence 0, in slot 0; slot 1 never written.
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 0), Some(0));
+        assert_eq!(slot(&t.0, &layout, Owner::Primary, 1), [0; BLOCK]);
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        for hb in 1..=5u32 {
+            p.write_control(Owner::Primary, &p_rec(hb)).unwrap();
+            assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(hb));
+            // Write k (sequence k) went to slot k % 2; the other slot holds write k - 1.
+            let k = u64::from(hb);
+            assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, (k % 2) as usize), Some(k));
+            assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, ((k + 1) % 2) as usize), Some(k - 1));
+        }
+        // The other areas are untouched by P's writes.
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Secondary(0), 0), Some(0));
+        assert_eq!(slot(&t.0, &layout, Owner::Secondary(0), 1), [0; BLOCK]);
+    }
+
+    /// (1) A write torn in the slot being rewritten (garbage, or the first half of the new
+    /// record over the old one) reads as the record before it, whole in the other slot.
+    #[test]
+    fn a_torn_slot_reads_as_the_previous_record() {
+        let t = Temp::new("torn1");
+        let layout = Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        p.write_control(Owner::Primary, &p_rec(1)).unwrap(); // sequence 1, slot 1
+        p.write_control(Owner::Primary, &p_rec(2)).unwrap(); // sequence 2, slot 0
+        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(2));
+        // Write 3 goes to slot 1. Torn: its first half over write 1's record.
+        let third =
+            format::encode_control_record(layout.group, layout.queue, &ControlRecord { seq: 3, info: p_rec(3) });
+        for torn in [&third[..BLOCK / 2], &third[..BLOCK - 1], &[0xa5; BLOCK][..], &[0; BLOCK][..]] {
+            put_slot(&t.0, &layout, Owner::Primary, 1, torn);
+            assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 1), None);
+            // A fresh reader, and one that read record 2 already, both get record 2.
+            assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(2));
+            let fresh = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+            assert_eq!(fresh.read_control(Owner::Primary).unwrap(), p_rec(2));
+        }
+        // The other half lands: record 3.
+        put_slot(&t.0, &layout, Owner::Primary, 1, &third);
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(3));
+        // Torn the other way round: slot 0 (record 2) is torn while record 3 is whole.
+        put_slot(&t.0, &layout, Owner::Primary, 0, &[0x5a; 100]);
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(3));
+        // A slot holding an old-version (1) record, or another owner's, or another queue's, is
+        // passed over too.
+        let mut v1 = format::encode_control(layout.group, layout.queue, &p_rec(9));
+        v1[4] = 1;
+        let code = crc32c::crc32c(&v1[..BLOCK - 4]);
+        v1[BLOCK - 4..].copy_from_slice(&code.to_le_bytes());
+        let s_rec = ControlInfo { owner: Owner::Secondary(0), ..p_rec(9) };
+        let others = [
+            v1,
+            format::encode_control_record(layout.group, layout.queue, &ControlRecord { seq: 4, info: s_rec }),
+            format::encode_control_record(layout.group, layout.queue + 1, &ControlRecord { seq: 4, info: p_rec(9) }),
+        ];
+        for other in others {
+            put_slot(&t.0, &layout, Owner::Primary, 0, &other);
+            assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(3));
+        }
+    }
+
+    /// (2) Both slots torn (or never valid): a typed error naming each slot's problem.
+    #[test]
+    fn both_slots_torn_is_an_error() {
+        let t = Temp::new("torn2");
+        let layout = Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        p.write_control(Owner::Primary, &p_rec(1)).unwrap();
+        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(1));
+        let half = format::encode_control_record(layout.group, layout.queue, &ControlRecord { seq: 9, info: p_rec(9) });
+        put_slot(&t.0, &layout, Owner::Primary, 0, &half[..BLOCK / 2]);
+        put_slot(&t.0, &layout, Owner::Primary, 1, &[0xc3; BLOCK]);
+        match s.read_control(Owner::Primary) {
+            Err(FileError::Format { region: Region::Control(Owner::Primary), source }) => {
+                let FormatError::NoValidSlot { slot0, slot1 } = &source else { panic!("{source:?}") };
+                assert!(matches!(**slot0, FormatError::BadChecksum { .. }), "{slot0:?}");
+                assert!(matches!(**slot1, FormatError::BadChecksum { .. }), "{slot1:?}");
+                assert!(source.to_string().contains("neither slot"), "{source}");
+            }
+            other => panic!("expected NoValidSlot, got {other:?}"),
+        }
+        // Old-version records in both slots: the same error, each slot saying why.
+        let mut v1 = format::encode_control(layout.group, layout.queue, &p_rec(9));
+        v1[4] = 1;
+        let code = crc32c::crc32c(&v1[..BLOCK - 4]);
+        v1[BLOCK - 4..].copy_from_slice(&code.to_le_bytes());
+        put_slot(&t.0, &layout, Owner::Primary, 0, &v1);
+        put_slot(&t.0, &layout, Owner::Primary, 1, &v1);
+        let err = s.read_control(Owner::Primary).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                FileError::Format { source: FormatError::NoValidSlot { slot0, slot1 }, .. }
+                    if **slot0 == FormatError::UnsupportedVersion(1) && **slot1 == FormatError::UnsupportedVersion(1)
+            ),
+            "{err:?}"
+        );
+        // P's next write makes the area readable again (both slots were invalid: it starts
+        // over at sequence 0, slot 0, there being nothing whole to keep).
+        drop(p);
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        p.write_control(Owner::Primary, &p_rec(10)).unwrap();
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 0), Some(0));
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(10));
+    }
+
+    /// (3) A restarted writer continues after the newest valid record: it never overwrites it,
+    /// whether its last write was whole or torn by the crash.
+    #[test]
+    fn a_new_writer_resumes_after_the_newest_record() {
+        let t = Temp::new("resume");
+        let layout = Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        for hb in 1..=4 {
+            p.write_control(Owner::Primary, &p_rec(hb)).unwrap(); // 4 ends in slot 0
+        }
+        drop(p);
+        // Restart after a whole write: sequence 5, slot 1.
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        let newest = slot(&t.0, &layout, Owner::Primary, 0);
+        p.write_control(Owner::Primary, &p_rec(5)).unwrap();
+        assert_eq!(slot(&t.0, &layout, Owner::Primary, 0), newest, "the newest record was overwritten");
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 1), Some(5));
+        // A crash in the middle of write 6 (slot 0): record 5 stands, and the restarted writer
+        // rewrites slot 0 with sequence 6, leaving record 5 alone.
+        let sixth =
+            format::encode_control_record(layout.group, layout.queue, &ControlRecord { seq: 6, info: p_rec(6) });
+        put_slot(&t.0, &layout, Owner::Primary, 0, &sixth[..200]);
+        drop(p);
+        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(5));
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        let fifth = slot(&t.0, &layout, Owner::Primary, 1);
+        p.write_control(Owner::Primary, &p_rec(66)).unwrap();
+        assert_eq!(slot(&t.0, &layout, Owner::Primary, 1), fifth);
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 0), Some(6));
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(66));
+        // A secondary's 632 likewise.
+        let me = Owner::Secondary(0);
+        let s_rec = |hb| ControlInfo { owner: me, head: Pos(hb), size: 0, heartbeat: hb };
+        s.write_control(me, &s_rec(1)).unwrap();
+        drop(s);
+        let s = Intermediate::open(&t.0, me).unwrap();
+        s.write_control(me, &s_rec(2)).unwrap();
+        assert_eq!((slot_seq(&t.0, &layout, me, 0), slot_seq(&t.0, &layout, me, 1)), (Some(2), Some(1)));
+        assert_eq!(p.read_control(me).unwrap(), s_rec(2));
+    }
+
+    /// (3) The sequence number wraps at 2^64: the record after `u64::MAX` (sequence 0, slot 0)
+    /// is the newer one, for a restarted writer and for a reader that saw `u64::MAX`.
+    #[test]
+    fn sequence_numbers_wrap() {
+        let t = Temp::new("wrapseq");
+        let layout = Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
+        let rec = |seq, hb| {
+            format::encode_control_record(layout.group, layout.queue, &ControlRecord { seq, info: p_rec(hb) })
+        };
+        put_slot(&t.0, &layout, Owner::Primary, 0, &rec(u64::MAX - 1, 1));
+        put_slot(&t.0, &layout, Owner::Primary, 1, &rec(u64::MAX, 2));
+        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(2));
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        p.write_control(Owner::Primary, &p_rec(3)).unwrap();
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 0), Some(0));
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 1), Some(u64::MAX));
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(3));
+        p.write_control(Owner::Primary, &p_rec(4)).unwrap();
+        assert_eq!(slot_seq(&t.0, &layout, Owner::Primary, 1), Some(1));
+        assert_eq!(s.read_control(Owner::Primary).unwrap(), p_rec(4));
+        // The order itself.
+        assert!(format::seq_newer(0, u64::MAX) && !format::seq_newer(u64::MAX, 0));
+        assert!(format::seq_newer(5, 4) && !format::seq_newer(4, 5) && !format::seq_newer(4, 4));
+    }
+
+    /// (4) One thread rewrites 631 as fast as it can while another reads it 10,000 times: no
+    /// read fails and no heartbeat goes back (with one slot, a read every few hundred met a
+    /// torn record and needed re-reading).
+    #[test]
+    fn heartbeats_never_go_back_under_nonstop_rewrites() {
+        let t = Temp::new("hb");
+        Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
+        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
+        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let written = AtomicU32::new(0);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut hb = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    hb += 1;
+                    // Records that differ in many bytes, so that a torn slot shows.
+                    let head = Pos(if hb & 1 == 0 { 0 } else { u32::MAX / 3 });
+                    let rec = ControlInfo { owner: Owner::Primary, head, size: !hb, heartbeat: hb };
+                    p.write_control(Owner::Primary, &rec).unwrap();
+                    written.store(hb, Ordering::Relaxed);
+                }
+            });
+            // Reads start once the writer runs.
+            while written.load(Ordering::Relaxed) < 10 {
+                std::thread::yield_now();
+            }
+            let (mut last, mut changes, mut mark) = (0u32, 0u32, 0u32);
+            let mut failure = None;
+            for n in 0..10_000 {
+                if n % 100 == 0 {
+                    // On a loaded machine the writer may not be running: let it write between
+                    // every hundred reads, so that the reads do meet writes.
+                    while written.load(Ordering::Relaxed) == mark {
+                        std::thread::yield_now();
+                    }
+                    mark = written.load(Ordering::Relaxed);
+                }
+                match s.read_control(Owner::Primary) {
+                    Ok(r) if r.size != !r.heartbeat => failure = Some(format!("read {n}: a mixed record {r:?}")),
+                    Ok(r) if r.heartbeat < last => {
+                        failure = Some(format!("read {n}: heartbeat {} after {last}", r.heartbeat))
+                    }
+                    Ok(r) => {
+                        changes += u32::from(r.heartbeat != last);
+                        last = r.heartbeat;
+                    }
+                    Err(e) => failure = Some(format!("read {n}: {e}")),
+                }
+                if failure.is_some() {
+                    break;
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            assert_eq!(failure, None);
+            assert!(changes >= 50, "the reads saw only {changes} different heartbeats: no race exercised");
+        });
+    }
+
     #[test]
     fn corrupt_and_short_files_give_typed_errors() {
         let t = Temp::new("bad");
@@ -825,13 +1191,13 @@ mod tests {
             Err(FileError::Format { region: Region::Config, .. })
         ));
         let layout = Intermediate::format(&t.0, &FormatOptions::new(8)).unwrap();
-        // A flipped bit in 631.
+        // A flipped bit in 631's only record (slot 1 was never written).
         let f = OpenOptions::new().write(true).open(&t.0).unwrap();
         f.write_all_at(&[0xff], layout.primary_control + 20).unwrap();
         let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
         assert!(matches!(
             s.read_control(Owner::Primary),
-            Err(FileError::Format { source: FormatError::BadChecksum { .. }, .. })
+            Err(FileError::Format { source: FormatError::NoValidSlot { .. }, .. })
         ));
         // Cut in the middle of the ring: the rest reads as zeros.
         f.set_len(layout.ring + 2 * UNIT as u64 + 100).unwrap();
@@ -840,9 +1206,15 @@ mod tests {
         assert_eq!(buf.len(), 8 * UNIT);
         assert!(buf.iter().all(|&b| b == 0));
         assert!(format::decode_header(LAYOUT, &buf, layout.expect()).is_err());
-        // Cut before 632.
+        // Cut in 632's second slot, or before 632: both slots must be on the file.
+        f.set_len(layout.secondary_controls[0] + BLOCK as u64 + 10).unwrap();
+        assert!(matches!(s.read_control(Owner::Secondary(0)), Err(FileError::Truncated { .. })));
         f.set_len(layout.secondary_controls[0] + 10).unwrap();
         assert!(matches!(s.read_control(Owner::Secondary(0)), Err(FileError::Truncated { .. })));
+        // The writer cannot resume on a cut area either: a typed error, nothing written.
+        let s_rec = ControlInfo { owner: Owner::Secondary(0), head: Pos(0), size: 0, heartbeat: 1 };
+        let s0 = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
+        assert!(matches!(s0.write_control(Owner::Secondary(0), &s_rec), Err(FileError::Truncated { .. })));
     }
 
     #[test]
@@ -856,6 +1228,28 @@ mod tests {
         let mut c = FormatOptions::new(8).config().unwrap();
         c.queues[0].kind = QueueKind::Message;
         assert!(matches!(FileLayout::from_config(&c), Err(FileError::BadConfig(_))));
+        // A control area of one slot (a version-1 layout), or one whose second slot is another
+        // area's first.
+        let mut c = FormatOptions::new(8).config().unwrap();
+        assert_eq!(c.queues[0].primary.size as usize, CONTROL_AREA);
+        c.queues[0].secondaries[0].size = BLOCK as u32;
+        let too_small = FormatError::TooSmall {
+            area: format::Area::SecondaryControl { queue: 1, index: 0 },
+            size: BLOCK as u64,
+            min: CONTROL_AREA as u64,
+        };
+        assert_eq!(c.validate(), Err(too_small.clone()));
+        assert!(matches!(FileLayout::from_config(&c), Err(FileError::Format { source, .. }) if source == too_small));
+        let mut c = FormatOptions::new(8).config().unwrap();
+        c.queues[0].secondaries[0].offset = c.queues[0].primary.offset + BLOCK as u64;
+        assert!(matches!(
+            FileLayout::from_config(&c),
+            Err(FileError::Format { source: FormatError::Overlap { .. }, .. })
+        ));
+        // A version-1 configuration record is refused.
+        let mut bytes = format::encode_config(&FormatOptions::new(8).config().unwrap()).unwrap();
+        bytes[4] = 1;
+        assert_eq!(format::decode_config(&bytes), Err(FormatError::UnsupportedVersion(1)));
         assert!(matches!(FormatOptions::new(2).config(), Err(FileError::BadOptions(_))));
     }
 

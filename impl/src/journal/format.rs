@@ -70,12 +70,13 @@
 //!
 //! # Control info record 631/632 (note 2.4)
 //!
-//! One 512-byte block, [`encode_control`] and [`decode_control`]:
+//! One 512-byte block, [`encode_control_record`] and [`decode_control_record`] (or
+//! [`encode_control`] and [`decode_control`], which leave the sequence number out):
 //!
 //! ```text
 //! offset  size  field
 //! 0       4     magic "RCJC"
-//! 4       1     format version (VERSION = 1)
+//! 4       1     format version (CONTROL_VERSION = 2)
 //! 5       3     reserved, zero
 //! 8       4     group id 616
 //! 12      4     queue id 617
@@ -83,9 +84,29 @@
 //! 20      4     head position 619 (a logical position, Pos)
 //! 24      4     size 620, in units
 //! 28      4     heartbeat 621
-//! 32      476   reserved, zero
-//! 508     4     CRC-32C of bytes 0..508
+//! 32      8     sequence number of the record in its area (see below)
+//! 40      468   reserved, zero
+//! 508     4     CRC-32C of bytes 0..508 (the sequence number included)
 //! ```
+//!
+//! Version 1 had no sequence number (bytes 32..508 were all reserved) and one slot per area; a
+//! version-1 record is refused ([`FormatError::UnsupportedVersion`]).
+//!
+//! # Control info area: two slots (INTERPRETATION)
+//!
+//! The owner rewrites its record in place while the other side reads it, and neither a file nor
+//! a device makes a read atomic with a concurrent write (a reader can see half of each), nor a
+//! write atomic with a crash. So a control area (the 615 bytes at 614) holds [`CONTROL_SLOTS`]
+//! = 2 slots of one [`BLOCK`] each, [`CONTROL_AREA`] bytes in all, written alternately: the
+//! owner's `k`th write carries sequence number `k` and goes to slot `k % 2`
+//! ([`control_slot`]), so it never touches the slot that holds the newest whole record. A reader
+//! decodes both slots and takes the valid one whose sequence number is the newer
+//! ([`decode_control_area`], [`seq_newer`]: serial-number order, so that the sequence may wrap
+//! at 2^64): a torn slot is the one being written, and the other slot holds the record before
+//! it, whole. Only if neither slot is valid is the area unreadable
+//! ([`FormatError::NoValidSlot`]). An owner that restarts reads both slots first and continues
+//! after the newest valid sequence number (the rewrite then goes to the other slot: the torn one
+//! if it crashed mid-write).
 //!
 //! # Configuration info 106 (Fig. 6, note 2.3)
 //!
@@ -95,7 +116,7 @@
 //! ```text
 //! offset  size  field
 //! 0       4     magic "RCJG"
-//! 4       1     format version (VERSION = 1)
+//! 4       1     format version (CONFIG_VERSION = 2)
 //! 5       3     reserved, zero
 //! 8       4     length of the whole record, checksum included
 //! 12      4     group id 601
@@ -117,12 +138,14 @@
 //! control location (16 bytes)
 //!   0     4     issuer subsystem id 613
 //!   4     8     head position 614: the byte offset of the control info on I
-//!   12    4     size 615, in bytes
+//!   12    4     size 615, in bytes: the whole control area, both slots
 //! ```
 //!
 //! INTERPRETATION: 609 and 614 are offsets in one address space of I (the note has them in two
 //! areas, 113 and 114, of one device); [`ConfigInfo::validate`] rejects any two areas that
-//! overlap.
+//! overlap. Version 2 is the version whose control areas hold two slots: `validate` also
+//! rejects a control area under [`CONTROL_AREA`] bytes (a version-1 configuration gave 512), and
+//! a version-1 record is refused ([`FormatError::UnsupportedVersion`]).
 //!
 //! # Decoding untrusted bytes
 //!
@@ -148,9 +171,23 @@ pub const BLOCK: usize = 512;
 /// The size of the protection data 402 of one block, in bytes.
 pub const PROTECTION: usize = 16;
 
-/// The format version written into headers, control records and configuration records, and
-/// the only one read.
+/// The format version written into journal headers 722 (and their trailer copies), and the
+/// only one read there.
 pub const VERSION: u8 = 1;
+
+/// The format version written into control info records 631/632, and the only one read: 2, the
+/// record with a sequence number, two slots per area (version 1 had neither).
+pub const CONTROL_VERSION: u8 = 2;
+
+/// The format version written into the configuration info 106, and the only one read: 2, the
+/// layout whose control areas hold [`CONTROL_SLOTS`] slots.
+pub const CONFIG_VERSION: u8 = 2;
+
+/// The slots of a control info area, written alternately (see the module docs).
+pub const CONTROL_SLOTS: usize = 2;
+
+/// The least size 615 of a control info area in a version-2 layout: [`CONTROL_SLOTS`] blocks.
+pub const CONTROL_AREA: usize = CONTROL_SLOTS * BLOCK;
 
 /// The most data blocks a journal may have: its serial numbers 502 (16 bits) run across the
 /// header, the data blocks and the trailer.
@@ -445,7 +482,10 @@ pub enum FormatError {
         found: [u8; 4],
     },
     /// A format version this build does not read.
-    #[error("unsupported format version {0} (this build reads version {VERSION})")]
+    #[error(
+        "unsupported format version {0} (this build reads journal headers of version {VERSION}, \
+         control records of version {CONTROL_VERSION}, configuration records of version {CONFIG_VERSION})"
+    )]
     UnsupportedVersion(u8),
     /// A block's error-detecting code 503 does not match its contents: a media error or a torn
     /// write.
@@ -553,6 +593,15 @@ pub enum FormatError {
         /// The checksum of the contents.
         computed: u32,
     },
+    /// Neither slot of a control info area holds a valid record ([`decode_control_area`]): what
+    /// each slot's decoding found.
+    #[error("neither slot of the control area holds a valid record (slot 0: {slot0}; slot 1: {slot1})")]
+    NoValidSlot {
+        /// Why slot 0 did not decode.
+        slot0: Box<FormatError>,
+        /// Why slot 1 did not decode.
+        slot1: Box<FormatError>,
+    },
     /// An owner device id 618 that is neither the primary (0) nor a secondary (1..=256).
     #[error("owner device id 618 is {0}, which names no device")]
     BadOwner(u32),
@@ -621,7 +670,7 @@ pub enum FormatError {
         /// The issuer 613.
         found: u32,
     },
-    /// An area too small (a queue of size 0, a control location under one block).
+    /// An area too small (a queue of size 0, a control location under [`CONTROL_AREA`]).
     #[error("{area} has {size} bytes, at least {min} needed")]
     TooSmall {
         /// The area.
@@ -1046,28 +1095,75 @@ fn owner_from_code(code: u32) -> Result<Owner, FormatError> {
     }
 }
 
-/// The control info record of `info` for group 616 `group` and queue 617 `queue`: one block.
+/// A control info record with the sequence number of its write in its area (see the module
+/// docs: the record of sequence number `seq` lives in slot [`control_slot`]`(seq)`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ControlRecord {
+    /// The sequence number: the owner's `seq`th write of the area (wrapping at 2^64).
+    pub seq: u64,
+    /// The record proper (616-621 less group and queue).
+    pub info: ControlInfo,
+}
+
+/// The slot of a control area (0 or 1) that the write of sequence number `seq` goes to.
+pub fn control_slot(seq: u64) -> usize {
+    (seq % CONTROL_SLOTS as u64) as usize
+}
+
+/// Whether sequence number `a` is newer than `b`, in serial-number order (RFC 1982 style): `a`
+/// follows `b` by less than 2^63 writes, modulo 2^64. The two slots of an area hold sequence
+/// numbers one apart, so the order is always decided, across a wrap too.
+pub fn seq_newer(a: u64, b: u64) -> bool {
+    let ahead = a.wrapping_sub(b);
+    ahead != 0 && ahead < 1 << 63
+}
+
+/// The control info record of `info` for group 616 `group` and queue 617 `queue`, with
+/// sequence number 0: one block ([`encode_control_record`]). For a record that does not live in
+/// a two-slot area (S's checkpoint), or the first record of an area.
 pub fn encode_control(group: u32, queue: u32, info: &ControlInfo) -> [u8; BLOCK] {
+    encode_control_record(group, queue, &ControlRecord { seq: 0, info: *info })
+}
+
+/// The control info record `rec` for group 616 `group` and queue 617 `queue`: one block.
+pub fn encode_control_record(group: u32, queue: u32, rec: &ControlRecord) -> [u8; BLOCK] {
+    let info = &rec.info;
     let mut b = [0u8; BLOCK];
     let mut w = Writer(&mut b[..]);
     w.put(&CONTROL_MAGIC);
-    w.put(&[VERSION, 0, 0, 0]);
+    w.put(&[CONTROL_VERSION, 0, 0, 0]);
     w.put(&group.to_le_bytes());
     w.put(&queue.to_le_bytes());
     w.put(&owner_code(info.owner).to_le_bytes());
     w.put(&info.head.0.to_le_bytes());
     w.put(&info.size.to_le_bytes());
     w.put(&info.heartbeat.to_le_bytes());
+    w.put(&rec.seq.to_le_bytes());
     let (body, code) = b.split_at_mut(BLOCK - CODE_LEN);
     code.copy_from_slice(&crc32c(body).to_le_bytes());
     b
 }
 
-/// Decode a control info record from the first [`BLOCK`] bytes of `bytes`, checking, in this
-/// order: the length, the checksum, the magic, the version, the reserved bytes, the owner code,
-/// then the group 616, queue 617 and owner 618 against `group`, `queue` and `expected_owner`
-/// ([`FormatError::Foreign`]: a record written by another device, or for another queue).
+/// Decode a control info record from the first [`BLOCK`] bytes of `bytes`, without its sequence
+/// number ([`decode_control_record`], which this is, gives the checks and their order). It
+/// accepts a record of any sequence number; what it accepts, [`encode_control_record`] with the
+/// sequence number it drops turns back into the same bytes ([`encode_control`] if that is 0).
 pub fn decode_control(bytes: &[u8], group: u32, queue: u32, expected_owner: Owner) -> Result<ControlInfo, FormatError> {
+    decode_control_record(bytes, group, queue, expected_owner).map(|r| r.info)
+}
+
+/// Decode a control info record and its sequence number from the first [`BLOCK`] bytes of
+/// `bytes`, checking, in this order: the length, the checksum (which covers the sequence
+/// number), the magic, the version ([`CONTROL_VERSION`] only: a version-1 record is refused),
+/// the reserved bytes, the owner code, then the group 616, queue 617 and owner 618 against
+/// `group`, `queue` and `expected_owner` ([`FormatError::Foreign`]: a record written by another
+/// device, or for another queue).
+pub fn decode_control_record(
+    bytes: &[u8],
+    group: u32,
+    queue: u32,
+    expected_owner: Owner,
+) -> Result<ControlRecord, FormatError> {
     let rec = bytes.get(..BLOCK).ok_or(FormatError::Short { need: BLOCK, got: bytes.len() })?;
     let (body, code) = rec.split_at(BLOCK - CODE_LEN);
     let stored = Reader::new(code).u32()?;
@@ -1081,7 +1177,7 @@ pub fn decode_control(bytes: &[u8], group: u32, queue: u32, expected_owner: Owne
         return Err(FormatError::BadMagic { what: "control info", block: 0, found: magic });
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if version != CONTROL_VERSION {
         return Err(FormatError::UnsupportedVersion(version));
     }
     let reserved = r.array::<3>()?;
@@ -1091,6 +1187,7 @@ pub fn decode_control(bytes: &[u8], group: u32, queue: u32, expected_owner: Owne
     let head = r.u32()?;
     let size = r.u32()?;
     let heartbeat = r.u32()?;
+    let seq = r.u64()?;
     if reserved != [0; 3] || !all_zero(body.get(r.at..).unwrap_or_default()) {
         return Err(FormatError::Reserved { what: "control info", block: 0 });
     }
@@ -1104,7 +1201,32 @@ pub fn decode_control(bytes: &[u8], group: u32, queue: u32, expected_owner: Owne
     if owner != expected_owner {
         return Err(FormatError::Foreign { field: "owner", expected: owner_code(expected_owner), found: o });
     }
-    Ok(ControlInfo { owner, head: Pos(head), size, heartbeat })
+    Ok(ControlRecord { seq, info: ControlInfo { owner, head: Pos(head), size, heartbeat } })
+}
+
+/// Decode a control info area: its first [`CONTROL_AREA`] bytes, slot 0 then slot 1, each
+/// decoded with [`decode_control_record`] (bytes after the two slots are ignored). Returns the
+/// valid record whose sequence number is the newer ([`seq_newer`]; slot 0's if both have the
+/// same, which a correct writer never leaves); a slot that does not decode (torn by a write in
+/// progress or by a crash, never written, foreign) is passed over. Errors: the bytes hold less
+/// than both slots ([`FormatError::Short`]), or neither slot is valid
+/// ([`FormatError::NoValidSlot`], with each slot's error).
+pub fn decode_control_area(
+    bytes: &[u8],
+    group: u32,
+    queue: u32,
+    expected_owner: Owner,
+) -> Result<ControlRecord, FormatError> {
+    let area = bytes.get(..CONTROL_AREA).ok_or(FormatError::Short { need: CONTROL_AREA, got: bytes.len() })?;
+    let (first, second) = area.split_at(BLOCK);
+    let slot0 = decode_control_record(first, group, queue, expected_owner);
+    let slot1 = decode_control_record(second, group, queue, expected_owner);
+    match (slot0, slot1) {
+        (Ok(a), Ok(b)) => Ok(if seq_newer(b.seq, a.seq) { b } else { a }),
+        (Ok(a), Err(_)) => Ok(a),
+        (Err(_), Ok(b)) => Ok(b),
+        (Err(e0), Err(e1)) => Err(FormatError::NoValidSlot { slot0: Box::new(e0), slot1: Box::new(e1) }),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1126,7 +1248,9 @@ pub struct ControlLocation {
     pub issuer: u32,
     /// Head position 614: the byte offset of the record on I.
     pub offset: u64,
-    /// Size 615, in bytes (at least one [`BLOCK`]).
+    /// Size 615, in bytes: the whole area, at least one [`BLOCK`] ([`ConfigInfo::validate`]),
+    /// and at least [`CONTROL_AREA`] (two slots) in a version-2 layout
+    /// ([`ConfigInfo::validate`]).
     pub size: u32,
 }
 
@@ -1171,7 +1295,17 @@ impl ConfigInfo {
     /// the last byte address; and last, no two areas (rings and control locations, of all
     /// queues) overlapping, which is how two secondaries given the same 614 (the S11
     /// misconfiguration) show.
+    ///
+    /// Control locations must hold [`CONTROL_SLOTS`] slots: at least [`CONTROL_AREA`] bytes
+    /// ([`FormatError::TooSmall`] otherwise), so the overlap check covers both slots of every
+    /// area. The file-backed intermediate formats and opens only layouts that pass this.
     pub fn validate(&self) -> Result<(), FormatError> {
+        self.check(CONTROL_AREA as u64)
+    }
+
+    /// The checks of [`ConfigInfo::validate`], with control areas of at least `min_control`
+    /// bytes (one place for the rule, should a layout ever need another minimum).
+    fn check(&self, min_control: u64) -> Result<(), FormatError> {
         bounded("secondaries", self.secondaries.len(), MAX_SECONDARIES)?;
         bounded("queues", self.queues.len(), MAX_QUEUES)?;
         let mut ids = vec![self.primary];
@@ -1209,7 +1343,7 @@ impl ConfigInfo {
                 if loc.issuer != owner {
                     return Err(FormatError::WrongIssuer { area: which, expected: owner, found: loc.issuer });
                 }
-                areas.push(area(which, loc.offset, u64::from(loc.size), BLOCK as u64)?);
+                areas.push(area(which, loc.offset, u64::from(loc.size), min_control)?);
             }
         }
         for (i, &(first, a0, a1)) in areas.iter().enumerate() {
@@ -1265,7 +1399,7 @@ pub fn encode_config(config: &ConfigInfo) -> Result<Vec<u8>, FormatError> {
     // Within bounds, every count fits a u16 and the length a u32 (MAX_CONFIG_LEN).
     let mut out = Vec::with_capacity(MAX_CONFIG_LEN);
     out.extend_from_slice(&CONFIG_MAGIC);
-    out.extend_from_slice(&[VERSION, 0, 0, 0]);
+    out.extend_from_slice(&[CONFIG_VERSION, 0, 0, 0]);
     out.extend_from_slice(&[0; 4]); // the length, below
     out.extend_from_slice(&config.group.to_le_bytes());
     out.extend_from_slice(&config.primary.to_le_bytes());
@@ -1299,7 +1433,8 @@ pub fn encode_config(config: &ConfigInfo) -> Result<Vec<u8>, FormatError> {
 }
 
 /// Decode a configuration info record from the start of `bytes` (bytes after its length are
-/// ignored). Checks, in this order: the magic, the version, the reserved bytes, the length
+/// ignored). Checks, in this order: the magic, the version ([`CONFIG_VERSION`] only), the
+/// reserved bytes, the length
 /// field (at least the fixed part, at most [`MAX_CONFIG_LEN`]), that the bytes hold that
 /// length, the checksum, then the counts against their bounds (before allocating anything),
 /// the queue types, reserved bytes, and that the contents end exactly at the checksum. It does
@@ -1311,7 +1446,7 @@ pub fn decode_config(bytes: &[u8]) -> Result<ConfigInfo, FormatError> {
         return Err(FormatError::BadMagic { what: "configuration info", block: 0, found: magic });
     }
     let version = r.u8()?;
-    if version != VERSION {
+    if version != CONFIG_VERSION {
         return Err(FormatError::UnsupportedVersion(version));
     }
     if r.array::<3>()? != [0; 3] {
@@ -1386,4 +1521,79 @@ fn parse_config_body(body: &[u8]) -> Result<ConfigInfo, FormatError> {
         return Err(FormatError::LengthMismatch { declared, actual: r.at + CODE_LEN });
     }
     Ok(ConfigInfo { group, primary, secondaries, queues })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(seq: u64, heartbeat: u32) -> ControlRecord {
+        ControlRecord { seq, info: ControlInfo { owner: Owner::Secondary(1), head: Pos(3), size: 4, heartbeat } }
+    }
+
+    fn area(a: &[u8], b: &[u8]) -> Vec<u8> {
+        [a, b].concat()
+    }
+
+    #[test]
+    fn the_sequence_number_round_trips_under_the_checksum() {
+        let r = rec(0x0102_0304_0506_0708, 9);
+        let b = encode_control_record(5, 6, &r);
+        assert_eq!(b[4], CONTROL_VERSION);
+        assert_eq!(b[32..40], r.seq.to_le_bytes());
+        assert_eq!(decode_control_record(&b, 5, 6, r.info.owner), Ok(r));
+        assert_eq!(decode_control(&b, 5, 6, r.info.owner), Ok(r.info));
+        for bit in 32 * 8..40 * 8 {
+            let mut m = b;
+            m[bit / 8] ^= 1 << (bit % 8);
+            assert!(matches!(decode_control_record(&m, 5, 6, r.info.owner), Err(FormatError::BadChecksum { .. })));
+        }
+        assert_eq!(encode_control(5, 6, &r.info), encode_control_record(5, 6, &ControlRecord { seq: 0, ..r }));
+    }
+
+    #[test]
+    fn the_area_gives_the_newer_valid_slot() {
+        let owner = Owner::Secondary(1);
+        let (a, b) = (encode_control_record(5, 6, &rec(7, 1)), encode_control_record(5, 6, &rec(8, 2)));
+        assert_eq!(decode_control_area(&area(&a, &b), 5, 6, owner), Ok(rec(8, 2)));
+        assert_eq!(decode_control_area(&area(&b, &a), 5, 6, owner), Ok(rec(8, 2)));
+        assert_eq!(decode_control_area(&area(&a, &[0; BLOCK]), 5, 6, owner), Ok(rec(7, 1)));
+        assert_eq!(decode_control_area(&area(&[0xff; BLOCK], &b), 5, 6, owner), Ok(rec(8, 2)));
+        // Across the wrap, and with bytes after the area.
+        let (x, y) = (encode_control_record(5, 6, &rec(u64::MAX, 1)), encode_control_record(5, 6, &rec(0, 2)));
+        assert_eq!(decode_control_area(&[&y[..], &x[..], &[1; 9]].concat(), 5, 6, owner), Ok(rec(0, 2)));
+        // Short, and neither slot valid.
+        assert_eq!(decode_control_area(&a, 5, 6, owner), Err(FormatError::Short { need: CONTROL_AREA, got: BLOCK }));
+        let err = decode_control_area(&area(&a, &b), 5, 7, owner).unwrap_err();
+        let foreign = |found| Box::new(FormatError::Foreign { field: "queue", expected: 7, found });
+        assert_eq!(err, FormatError::NoValidSlot { slot0: foreign(6), slot1: foreign(6) });
+    }
+
+    #[test]
+    fn control_decoders_are_total() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        let good = encode_control_record(5, 6, &rec(3, 3));
+        for len in 0..=CONTROL_AREA + 8 {
+            for prefix in [&[][..], &CONTROL_MAGIC[..], &good[..40]] {
+                let mut b: Vec<u8> = (0..len).map(|_| next()).collect();
+                let n = prefix.len().min(len);
+                b[..n].copy_from_slice(&prefix[..n]);
+                assert!(decode_control_record(&b, 5, 6, Owner::Secondary(1)).is_err());
+                assert!(decode_control_area(&b, 5, 6, Owner::Secondary(1)).is_err());
+            }
+        }
+        // A version-1 record (no sequence number) with a right checksum is refused.
+        let mut v1 = good;
+        v1[4] = 1;
+        v1[32..40].fill(0);
+        let code = crc32c(&v1[..BLOCK - CODE_LEN]);
+        v1[BLOCK - CODE_LEN..].copy_from_slice(&code.to_le_bytes());
+        assert_eq!(decode_control(&v1, 5, 6, Owner::Secondary(1)), Err(FormatError::UnsupportedVersion(1)));
+    }
 }

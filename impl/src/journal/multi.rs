@@ -271,7 +271,7 @@ impl<const KEPT: usize> Striper<KEPT> {
     }
 
     /// Intermediate `ring` failed (a write or a read answered an error): rebuild the
-    /// configuration without it ([0161]). Its journals wait to be resent ([`Striper::resend`]);
+    /// configuration without it (\[0161\]). Its journals wait to be resent ([`Striper::resend`]);
     /// B29 forgets them. With no intermediate left, P suspends with a bitmap of every journal
     /// not confirmed (Fig. 11).
     pub fn ring_failed(&mut self, ring: u8) {
@@ -450,8 +450,9 @@ impl<const HELD: usize> Merger<HELD> {
                 let pushed = self.held.push(h);
                 debug_assert!(pushed.is_ok(), "room checked above");
                 hold(h);
-            } else if !done {
-                // Held, not applied: keep a copy that pins this ring's head until it is.
+            } else if !done && !self.held.iter().any(|h| h.meta.id == first.meta.id && h.ring == ring) {
+                // Held from another ring, not applied: keep a copy that pins this ring's head
+                // until it is (one per ring is enough: later ones lie after it).
                 if self.held.push(Held { meta: first.meta, ring, pos, units: n as u32, copy: true }).is_err() {
                     break;
                 }
