@@ -240,14 +240,7 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             Event::arrow("host", "P", text)
         }
         Action::WriteUnit { id } => {
-            let acked: Vec<String> = after
-                .ghost
-                .writes
-                .iter()
-                .zip(before.ghost.writes.iter())
-                .filter(|(a, b)| a.acked && !b.acked)
-                .filter_map(|(a, _)| a.journal.map(|(m, _)| m.id.0.to_string()))
-                .collect();
+            let acked = newly_acked(before, after);
             let mut text = format!("journal {} unit", id.0);
             if !after.i_up {
                 text = format!("journal {}: I does not answer, P suspends", id.0);
@@ -343,6 +336,18 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
     }
 }
 
+/// The journals whose host writes were acknowledged by the step from `before` to `after`.
+fn newly_acked(before: &State, after: &State) -> Vec<String> {
+    after
+        .ghost
+        .writes
+        .iter()
+        .zip(before.ghost.writes.iter())
+        .filter(|(a, b)| a.acked && !b.acked)
+        .filter_map(|(a, _)| a.journal.map(|(m, _)| m.id.0.to_string()))
+        .collect()
+}
+
 /// What P made of intermediate `ring`'s failure, in `after`.
 fn dropped(after: &Multi, ring: u8) -> String {
     let ring_name = |r: u8| ring_name(after.p.fallback, r);
@@ -389,14 +394,7 @@ fn narrate_multi(before: &State, action: &Action, after: &State) -> Event {
             if a.writing.len() < b.writing.len() && !a.p.up(p.ring) && b.p.up(p.ring) {
                 return Event::arrow("P", to, format!("journal {}: no answer; {}", id.0, dropped(a, p.ring)));
             }
-            let acked: Vec<String> = after
-                .ghost
-                .writes
-                .iter()
-                .zip(before.ghost.writes.iter())
-                .filter(|(x, y)| x.acked && !y.acked)
-                .filter_map(|(x, _)| x.journal.map(|(m, _)| m.id.0.to_string()))
-                .collect();
+            let acked = newly_acked(before, after);
             let mut text = format!("journal {} unit", id.0);
             if !acked.is_empty() {
                 text.push_str(&format!(" (host acked: {})", acked.join(", ")));
