@@ -910,6 +910,293 @@ pub fn encode_journal(
     Ok(())
 }
 
+/// A journal encoded without copying its data: the bytes [`encode_journal`] would append, as a
+/// sequence of slices ([`JournalParts::slices`]), for a vectored write
+/// ([`Intermediate::write_journal`](super::file::Intermediate::write_journal)).
+///
+/// The slices are the header block, then for each data block its host data (a slice of the data
+/// given, never copied), zero padding after the last one if it does not fill its block, and its
+/// [`PROTECTION`] bytes of protection data, then the trailer block. In both layouts a block's
+/// payload is a run of consecutive bytes of the host data ([`Layout::payload`] of them) followed
+/// by its protection data, so neither layout needs a copy. The header block, the protection data
+/// and the trailer block live in the caller's scratch buffer ([`encode_journal_parts`]).
+#[derive(Clone, Copy)]
+pub struct JournalParts<'a> {
+    layout: Layout,
+    /// The host data, `size_bytes` bytes.
+    data: &'a [u8],
+    /// The header block (one physical block), the protection data of each data block
+    /// ([`PROTECTION`] bytes each) and the trailer block (one physical block).
+    meta: &'a [u8],
+    /// The encoded length, [`JournalHeader::encoded_len`].
+    len: usize,
+}
+
+/// Zeros: the padding of a last data block (at most a payload less one byte).
+static ZEROS: [u8; BLOCK] = [0; BLOCK];
+
+impl<'a> JournalParts<'a> {
+    /// The layout the journal was encoded in.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The bytes of the encoded journal: `journal_blocks(layout, size_bytes)` physical blocks.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the journal has no bytes (never: it has a header block and a trailer block).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The encoded journal, in order, as slices whose concatenation is exactly what
+    /// [`encode_journal`] appends: the header block; for each data block its host data, its
+    /// zero padding (only after a last block the data does not fill) and its protection data;
+    /// the trailer block. No slice is empty. There are `2 * data blocks + 2` slices, or one more
+    /// with padding.
+    pub fn slices(&self) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
+        let phys = self.layout.physical();
+        let payload = self.layout.payload();
+        let (head, rest) = self.meta.split_at(phys.min(self.meta.len()));
+        let (prots, trailer) = rest.split_at(rest.len().saturating_sub(phys));
+        let blocks = self.data.chunks(payload).zip(prots.chunks(PROTECTION)).flat_map(move |(chunk, prot)| {
+            let pad = ZEROS.get(..payload.saturating_sub(chunk.len())).unwrap_or_default();
+            [chunk, pad, prot]
+        });
+        std::iter::once(head).chain(blocks).chain(std::iter::once(trailer)).filter(|s| !s.is_empty())
+    }
+
+    /// Append the encoded journal to `out` (a copy: for tests and for callers that need the
+    /// bytes in one piece).
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len);
+        for s in self.slices() {
+            out.extend_from_slice(s);
+        }
+    }
+
+    /// The encoded journal in one piece (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.copy_to(&mut v);
+        v
+    }
+}
+
+impl fmt::Debug for JournalParts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JournalParts").field("layout", &self.layout).field("len", &self.len).finish()
+    }
+}
+
+/// Encode the journal of `header` and `data` as [`JournalParts`]: the same bytes as
+/// [`encode_journal`], without copying the data and with one CRC-32C pass over it.
+///
+/// `scratch` is cleared and filled with the header block, the protection data of every data
+/// block and the trailer block (`2 * layout.physical() + PROTECTION * data blocks` bytes, at
+/// most about 1 MiB); reuse it across journals. The result borrows `data` and `scratch`.
+///
+/// One pass: each data block's payload is checksummed once, and both codes follow from that
+/// checksum by the linearity of CRC-32C. The block's code 503 is the CRC of its payload followed
+/// by 12 bytes of protection data, `crc(payload || p) = Z12(crc(payload)) ^ crc(p)`, where
+/// `Z12` is the effect on the CRC register of 12 zero bytes; `crc(p)` differs from one block to
+/// the next only by its serial number 502, two bytes whose effect is a table lookup each. The
+/// trailer's code 709 over the header and the data is built block by block, `crc(a || b) =
+/// Zn(crc(a)) ^ crc(b)` with `n` the payload (the zlib `crc32_combine` identity, with the
+/// operator tabulated); only the last data block, if the data does not fill it, is checksummed a
+/// second time (at most a payload less one byte).
+///
+/// Fails as [`encode_journal`] does, in the same order and leaving `scratch` as it was:
+/// [`FormatError::SizeMismatch`], [`FormatError::TooLarge`], [`FormatError::BlockCountMismatch`].
+pub fn encode_journal_parts<'a>(
+    layout: Layout,
+    header: &JournalHeader,
+    data: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<JournalParts<'a>, FormatError> {
+    let n = check_journal(layout, header, data)?;
+    scratch.clear();
+    one_pass(layout, header, n, data, scratch, false);
+    Ok(JournalParts { layout, data, meta: scratch, len: header.encoded_len(layout) })
+}
+
+/// Append the journal of `header` and `data` to `out`: the same bytes as [`encode_journal`]
+/// (which stays the reference), with one CRC-32C pass over the data and one copy of it, as
+/// [`encode_journal_parts`] computes the codes. This is the encoding for a write of the journal
+/// in one piece ([`Intermediate::write_units`](super::file::Intermediate::write_units)).
+///
+/// Fails, appending nothing, as [`encode_journal`] does.
+pub fn encode_journal_one_pass(
+    layout: Layout,
+    header: &JournalHeader,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), FormatError> {
+    let n = check_journal(layout, header, data)?;
+    one_pass(layout, header, n, data, out, true);
+    Ok(())
+}
+
+/// The checks of the encoders, in their order; the number of data blocks.
+fn check_journal(layout: Layout, header: &JournalHeader, data: &[u8]) -> Result<u16, FormatError> {
+    if data.len() != header.size_bytes as usize {
+        return Err(FormatError::SizeMismatch { declared: header.size_bytes, got: data.len() });
+    }
+    let n = checked_data_blocks(layout, header.size_bytes)?;
+    if header.meta.blocks != n {
+        return Err(FormatError::BlockCountMismatch { declared: header.meta.blocks, expected: u32::from(n) });
+    }
+    Ok(n)
+}
+
+/// The one-pass encoding of a checked journal of `n` data blocks, appended to `out`: the header
+/// block, then for each data block its payload (if `with_data`: the data and its padding) and its
+/// protection data, then the trailer block.
+fn one_pass(layout: Layout, header: &JournalHeader, n: u16, data: &[u8], out: &mut Vec<u8>, with_data: bool) {
+    let id = header.meta.id.0;
+    let payload = layout.payload();
+    let shift = match layout {
+        Layout::Extended => &SHIFT_EXTENDED,
+        Layout::Embedded => &SHIFT_EMBEDDED,
+    };
+    let per_block = if with_data { layout.physical() } else { PROTECTION };
+    out.reserve(2 * layout.physical() + per_block * usize::from(n));
+    let hdr = header.bytes(HEADER_MAGIC);
+    push_block(out, layout, &hdr, id, 0, KIND_HEADER);
+    // The protection data of a data block, serial 0 and no code yet; the CRC of its first 12
+    // bytes.
+    let mut prot = [0u8; PROTECTION];
+    let mut w = Writer(&mut prot[..]);
+    w.put(&id.to_le_bytes());
+    w.put(&[0, 0, 0, 0]);
+    w.put(&TAG_MAGIC);
+    w.put(&[layout.letter(), KIND_DATA]);
+    let covered0 = crc32c(prot.get(..COVERED).unwrap_or_default());
+    let mut code = crc32c(&hdr);
+    for (serial, chunk) in (1..=n).zip(data.chunks(payload)) {
+        let pad = ZEROS.get(..payload.saturating_sub(chunk.len())).unwrap_or_default();
+        if with_data {
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(pad);
+        }
+        let mut crc = crc32c(chunk);
+        if pad.is_empty() {
+            code = shift.apply(code) ^ crc;
+        } else {
+            // The last block, not filled: 709 covers the data, 503 the padding too.
+            code = crc32c_append(code, chunk);
+            crc = crc32c_append(crc, pad);
+        }
+        let [lo, hi] = serial.to_le_bytes();
+        let covered = covered0 ^ SERIAL_LOW[usize::from(lo)] ^ SERIAL_HIGH[usize::from(hi)];
+        let block_code = SHIFT_COVERED.apply(crc) ^ covered;
+        if let Some(s) = prot.get_mut(4..6) {
+            s.copy_from_slice(&[lo, hi]);
+        }
+        if let Some(c) = prot.get_mut(COVERED..) {
+            c.copy_from_slice(&block_code.to_le_bytes());
+        }
+        out.extend_from_slice(&prot);
+    }
+    let mut trailer = [0u8; HEADER_LEN + CODE_LEN];
+    let mut w = Writer(&mut trailer[..]);
+    w.put(&header.bytes(TRAILER_MAGIC));
+    w.put(&code.to_le_bytes());
+    // n <= MAX_DATA_BLOCKS = u16::MAX - 1.
+    push_block(out, layout, &trailer, id, n + 1, KIND_TRAILER);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRC-32C arithmetic of the one-pass encoder.
+//
+// CRC-32C (reflected, initial value and final XOR all ones) is affine in the message: for two
+// messages `a` and `b`, `crc(a || b) = Z(|b|)(crc(a)) ^ crc(b)`, where `Z(k)` is the linear map
+// that `k` zero bytes apply to the bare CRC register (no initial value, no final XOR), and for
+// two messages of one length, `crc(a) ^ crc(b)` is the bare register of `a ^ b`. The tables below
+// are those maps, computed at compile time; the tests check them against `crc32c`.
+
+/// The CRC-32C polynomial, reflected.
+const POLY: u32 = 0x82F6_3B78;
+
+/// The bytes of the protection data its code 503 covers (after the payload).
+const COVERED: usize = PROTECTION - CODE_LEN;
+
+/// The bare CRC-32C register `x` after `n` zero bytes.
+const fn zero_bytes(mut x: u32, n: usize) -> u32 {
+    let mut bit = 0;
+    while bit < 8 * n {
+        x = if x & 1 == 1 { (x >> 1) ^ POLY } else { x >> 1 };
+        bit += 1;
+    }
+    x
+}
+
+/// A linear map on CRC-32C registers, tabulated by byte: the map of `x` is the XOR of the maps
+/// of its four bytes.
+struct Shift([[u32; 256]; 4]);
+
+impl Shift {
+    /// The map of `n` zero bytes, `Z(n)`.
+    const fn zeros(n: usize) -> Shift {
+        let mut column = [0u32; 32];
+        let mut i = 0;
+        while i < 32 {
+            column[i] = zero_bytes(1 << i, n);
+            i += 1;
+        }
+        let mut t = [[0u32; 256]; 4];
+        let mut k = 0;
+        while k < 4 {
+            let mut b = 0;
+            while b < 256 {
+                let mut x = 0;
+                let mut j = 0;
+                while j < 8 {
+                    if (b >> j) & 1 == 1 {
+                        x ^= column[8 * k + j];
+                    }
+                    j += 1;
+                }
+                t[k][b] = x;
+                b += 1;
+            }
+            k += 1;
+        }
+        Shift(t)
+    }
+
+    fn apply(&self, x: u32) -> u32 {
+        let [a, b, c, d] = x.to_le_bytes();
+        let [ta, tb, tc, td] = &self.0;
+        ta[usize::from(a)] ^ tb[usize::from(b)] ^ tc[usize::from(c)] ^ td[usize::from(d)]
+    }
+}
+
+/// The contribution to the bare register of one byte, each value, followed by `after` bytes.
+const fn byte_then_zeros(after: usize) -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = zero_bytes(b as u32, after + 1);
+        b += 1;
+    }
+    t
+}
+
+/// `Z(512)`: a full data block's payload in [`Layout::Extended`].
+static SHIFT_EXTENDED: Shift = Shift::zeros(BLOCK);
+/// `Z(496)`: a full data block's payload in [`Layout::Embedded`].
+static SHIFT_EMBEDDED: Shift = Shift::zeros(BLOCK - PROTECTION);
+/// `Z(12)`: the protection data a block's code 503 covers.
+static SHIFT_COVERED: Shift = Shift::zeros(COVERED);
+/// What the serial number's low byte (protection data byte 4 of 12 covered) adds to the CRC of
+/// the covered protection data.
+static SERIAL_LOW: [u32; 256] = byte_then_zeros(COVERED - 5);
+/// What the serial number's high byte (byte 5) adds.
+static SERIAL_HIGH: [u32; 256] = byte_then_zeros(COVERED - 6);
+
 /// Decode the header 722 from the header block, the first physical block of `block` (which
 /// may be longer: only its first block is read, the drain's method (1) of \[0138\]).
 ///
@@ -1533,6 +1820,45 @@ mod tests {
 
     fn area(a: &[u8], b: &[u8]) -> Vec<u8> {
         [a, b].concat()
+    }
+
+    /// The tabulated maps are those of CRC-32C: `Z(n)` is `crc32c_combine`'s operator, and the
+    /// serial tables give the CRC of protection data with any serial number.
+    #[test]
+    fn crc_tables_are_crc32c() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let bytes: Vec<u8> = (0..2048).map(|_| next() as u8).collect();
+        for (shift, n) in [(&SHIFT_EXTENDED, BLOCK), (&SHIFT_EMBEDDED, BLOCK - PROTECTION), (&SHIFT_COVERED, COVERED)] {
+            for a in [0, 1, 7, 100, 1000] {
+                let (head, tail) = (&bytes[..a], &bytes[a..a + n]);
+                let whole = crc32c(&bytes[..a + n]);
+                assert_eq!(shift.apply(crc32c(head)) ^ crc32c(tail), whole, "Z({n}) after {a} bytes");
+                assert_eq!(crc32c::crc32c_combine(crc32c(head), crc32c(tail), n), whole);
+            }
+            for _ in 0..100 {
+                let r = next() as u32;
+                assert_eq!(shift.apply(r), crc32c::crc32c_combine(r, 0, n));
+            }
+        }
+        let mut p = [0u8; COVERED];
+        p.copy_from_slice(&bytes[..COVERED]);
+        p[4..6].fill(0);
+        let base = crc32c(&p);
+        for serial in (0..=u16::MAX).step_by(251).chain([u16::MAX, 1, 256]) {
+            let [lo, hi] = serial.to_le_bytes();
+            p[4..6].copy_from_slice(&[lo, hi]);
+            assert_eq!(
+                base ^ SERIAL_LOW[usize::from(lo)] ^ SERIAL_HIGH[usize::from(hi)],
+                crc32c(&p),
+                "serial {serial}"
+            );
+        }
     }
 
     #[test]
