@@ -90,7 +90,7 @@ use super::{ControlInfo, Geometry, JournalMeta, Owner, Pos};
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -588,56 +588,25 @@ impl Intermediate {
     /// Write whole units (an encoded journal) to the ring from logical position `pos`, wrapping
     /// at the ring's end (two writes then). Only P may ([`FileError::NotOwner`]).
     pub fn write_units(&self, pos: Pos, bytes: &[u8]) -> Result<(), FileError> {
-        self.write_ring(pos, std::iter::once(bytes))
-    }
-
-    /// Write an encoded journal ([`format::encode_journal_parts`]) to the ring from logical
-    /// position `pos`, as [`Intermediate::write_units`] writes the same bytes in one piece, with
-    /// positioned vectored writes (`pwritev`) of its slices: the host data goes from the caller's
-    /// buffer to the file, never copied. Only P may ([`FileError::NotOwner`]); the journal must be
-    /// whole units of the ring ([`FileError::BadRingAccess`]: one in [`LAYOUT`] is).
-    pub fn write_journal(&self, pos: Pos, journal: &format::JournalParts<'_>) -> Result<(), FileError> {
-        self.write_ring(pos, journal.slices())
-    }
-
-    /// Write the concatenation of `parts` (whole units, at most the ring) from `pos`: the units
-    /// up to the ring's end with one positioned vectored write, the rest from the ring's start with
-    /// another (each in calls of at most [`MAX_IOV`] slices, resumed after a short write).
-    fn write_ring<'a>(&self, pos: Pos, parts: impl Iterator<Item = &'a [u8]> + Clone) -> Result<(), FileError> {
         if self.owner != Owner::Primary {
             return Err(FileError::NotOwner { region: Region::Ring, owner: self.owner });
         }
         let q = self.layout.queue_units as usize;
-        let len = parts.clone().try_fold(0usize, |n, p| n.checked_add(p.len()));
-        let units = match len {
-            Some(len) if len % UNIT == 0 && len / UNIT <= q => len / UNIT,
-            _ => {
-                let bytes = len.unwrap_or(usize::MAX);
-                return Err(FileError::BadRingAccess { bytes, queue_units: self.layout.queue_units });
-            }
-        };
-        let slot = pos.slot(self.layout.queue_units) as usize;
-        let split = (q - slot).min(units) * UNIT;
-        let (mut first, mut second) = (Vec::new(), Vec::new());
-        let mut at = 0;
-        for part in parts.filter(|p| !p.is_empty()) {
-            let cut = split.saturating_sub(at).min(part.len());
-            let (a, b) = part.split_at(cut);
-            if !a.is_empty() {
-                first.push(IoSlice::new(a));
-            }
-            if !b.is_empty() {
-                second.push(IoSlice::new(b));
-            }
-            at += part.len();
+        let units = bytes.len() / UNIT;
+        if units * UNIT != bytes.len() || units > q {
+            return Err(FileError::BadRingAccess { bytes: bytes.len(), queue_units: self.layout.queue_units });
         }
-        for (bufs, at) in [(&mut first, self.layout.unit_offset(pos)), (&mut second, self.layout.ring)] {
-            pwrite_all(&self.file, bufs, at).map_err(|source| FileError::Io {
-                op: "write",
-                region: Region::Ring,
-                offset: at,
-                source,
-            })?;
+        let slot = pos.slot(self.layout.queue_units) as usize;
+        let (first, second) = bytes.split_at((q - slot).min(units) * UNIT);
+        for (part, at) in [(first, self.layout.unit_offset(pos)), (second, self.layout.ring)] {
+            if !part.is_empty() {
+                self.file.write_all_at(part, at).map_err(|source| FileError::Io {
+                    op: "write",
+                    region: Region::Ring,
+                    offset: at,
+                    source,
+                })?;
+            }
         }
         Ok(())
     }
@@ -702,30 +671,6 @@ fn read_whole(file: &File, offset: u64, buf: &mut [u8], region: Region) -> Resul
     let got = read_upto(file, offset, buf).map_err(|source| FileError::Io { op: "read", region, offset, source })?;
     if got < buf.len() {
         return Err(FileError::Truncated { region, offset, need: buf.len(), got });
-    }
-    Ok(())
-}
-
-/// The most slices one `pwritev` is given (Linux's `IOV_MAX`, `UIO_MAXIOV`; also the BSDs'
-/// and macOS's): a journal of more is written in several calls.
-pub const MAX_IOV: usize = 1024;
-
-/// Write all of `bufs` to `file` from `offset` with positioned vectored writes: at most
-/// [`MAX_IOV`] slices a call, resumed after a short write or an interruption. `bufs` is consumed
-/// (emptied) as it is written.
-fn pwrite_all(file: &File, mut bufs: &mut [IoSlice<'_>], mut offset: u64) -> io::Result<()> {
-    while !bufs.is_empty() {
-        let window = bufs.get(..bufs.len().min(MAX_IOV)).unwrap_or_default();
-        match rustix::io::pwritev(file, window, offset) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the file took no bytes")),
-            Ok(n) => {
-                offset += n as u64;
-                // n is at most the window's bytes, so at most `bufs`'s.
-                IoSlice::advance_slices(&mut bufs, n);
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
     }
     Ok(())
 }
@@ -859,54 +804,6 @@ mod tests {
         let mut out = Vec::new();
         encode_journal(LAYOUT, &h, &data, &mut out).unwrap();
         out
-    }
-
-    /// The zero-copy path writes the bytes `write_units` writes: across the ring's end, and for
-    /// a journal of more slices than one `pwritev` takes.
-    #[test]
-    fn write_journal_writes_what_write_units_writes() {
-        let t = Temp::new("parts");
-        let queue_units = 1200;
-        Intermediate::format(&t.0, &FormatOptions::new(queue_units)).unwrap();
-        let p = Intermediate::open(&t.0, Owner::Primary).unwrap();
-        let s = Intermediate::open(&t.0, Owner::Secondary(0)).unwrap();
-        let mut scratch = Vec::new();
-        let (mut buf, mut again) = (Vec::new(), Vec::new());
-        // (position, data bytes): inside the ring, ending at its end, across it, and 600 data
-        // blocks (1202 slices, more than MAX_IOV) across it, with a last block not filled.
-        for (k, (pos, bytes)) in
-            [(3, 5 * BLOCK), (1193, 5 * BLOCK), (1198, 3 * BLOCK + 1), (900, 600 * BLOCK - 7)].into_iter().enumerate()
-        {
-            let data: Vec<u8> = (0..bytes).map(|i| (i * 31 + k) as u8).collect();
-            let meta = JournalMeta { id: ReqId(k as u32 + 1), ts: Ts(1), volume: 0, addr: 7, blocks: 0 };
-            let h = JournalHeader::new(LAYOUT, 0, 1, 1, meta, data.len() as u32).unwrap();
-            let mut reference = Vec::new();
-            encode_journal(LAYOUT, &h, &data, &mut reference).unwrap();
-            let units = (reference.len() / UNIT) as u32;
-            let parts = format::encode_journal_parts(LAYOUT, &h, &data, &mut scratch).unwrap();
-            assert!(k < 3 || parts.slices().count() > MAX_IOV);
-            // Noise first, then the journal: every byte of it must be rewritten.
-            p.write_units(Pos(pos), &vec![0xa5; reference.len()]).unwrap();
-            p.write_journal(Pos(pos), &parts).unwrap();
-            s.read_units(Pos(pos), units, &mut buf).unwrap();
-            assert!(buf == reference, "journal {k}: the ring holds other bytes");
-            p.write_units(Pos(pos), &reference).unwrap();
-            s.read_units(Pos(pos), units, &mut again).unwrap();
-            assert!(again == buf, "journal {k}: write_units wrote other bytes");
-            assert!(format::decode_journal(LAYOUT, &buf, s.layout().expect()).is_ok());
-        }
-        // Only P writes the ring; a journal of more units than the ring is refused.
-        let data = vec![1u8; BLOCK];
-        let h = JournalHeader::new(LAYOUT, 0, 1, 1, JournalMeta::default(), data.len() as u32).unwrap();
-        let parts = format::encode_journal_parts(LAYOUT, &h, &data, &mut scratch).unwrap();
-        assert!(matches!(
-            s.write_journal(Pos(0), &parts),
-            Err(FileError::NotOwner { region: Region::Ring, owner: Owner::Secondary(0) })
-        ));
-        let data = vec![1u8; queue_units as usize * BLOCK];
-        let h = JournalHeader::new(LAYOUT, 0, 1, 1, JournalMeta::default(), data.len() as u32).unwrap();
-        let parts = format::encode_journal_parts(LAYOUT, &h, &data, &mut scratch).unwrap();
-        assert!(matches!(p.write_journal(Pos(0), &parts), Err(FileError::BadRingAccess { .. })));
     }
 
     #[test]

@@ -910,137 +910,39 @@ pub fn encode_journal(
     Ok(())
 }
 
-/// A journal encoded without copying its data: the bytes [`encode_journal`] would append, as a
-/// sequence of slices ([`JournalParts::slices`]), for a vectored write
-/// ([`Intermediate::write_journal`](super::file::Intermediate::write_journal)).
-///
-/// The slices are the header block, then for each data block its host data (a slice of the data
-/// given, never copied), zero padding after the last one if it does not fill its block, and its
-/// [`PROTECTION`] bytes of protection data, then the trailer block. In both layouts a block's
-/// payload is a run of consecutive bytes of the host data ([`Layout::payload`] of them) followed
-/// by its protection data, so neither layout needs a copy. The header block, the protection data
-/// and the trailer block live in the caller's scratch buffer ([`encode_journal_parts`]).
-#[derive(Clone, Copy)]
-pub struct JournalParts<'a> {
-    layout: Layout,
-    /// The host data, `size_bytes` bytes.
-    data: &'a [u8],
-    /// The header block (one physical block), the protection data of each data block
-    /// ([`PROTECTION`] bytes each) and the trailer block (one physical block).
-    meta: &'a [u8],
-    /// The encoded length, [`JournalHeader::encoded_len`].
-    len: usize,
-}
-
 /// Zeros: the padding of a last data block (at most a payload less one byte).
 static ZEROS: [u8; BLOCK] = [0; BLOCK];
 
-impl<'a> JournalParts<'a> {
-    /// The layout the journal was encoded in.
-    pub fn layout(&self) -> Layout {
-        self.layout
-    }
-
-    /// The bytes of the encoded journal: `journal_blocks(layout, size_bytes)` physical blocks.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the journal has no bytes (never: it has a header block and a trailer block).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The encoded journal, in order, as slices whose concatenation is exactly what
-    /// [`encode_journal`] appends: the header block; for each data block its host data, its
-    /// zero padding (only after a last block the data does not fill) and its protection data;
-    /// the trailer block. No slice is empty. There are `2 * data blocks + 2` slices, or one more
-    /// with padding.
-    pub fn slices(&self) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
-        let phys = self.layout.physical();
-        let payload = self.layout.payload();
-        let (head, rest) = self.meta.split_at(phys.min(self.meta.len()));
-        let (prots, trailer) = rest.split_at(rest.len().saturating_sub(phys));
-        let blocks = self.data.chunks(payload).zip(prots.chunks(PROTECTION)).flat_map(move |(chunk, prot)| {
-            let pad = ZEROS.get(..payload.saturating_sub(chunk.len())).unwrap_or_default();
-            [chunk, pad, prot]
-        });
-        std::iter::once(head).chain(blocks).chain(std::iter::once(trailer)).filter(|s| !s.is_empty())
-    }
-
-    /// Append the encoded journal to `out` (a copy: for tests and for callers that need the
-    /// bytes in one piece).
-    pub fn copy_to(&self, out: &mut Vec<u8>) {
-        out.reserve(self.len);
-        for s in self.slices() {
-            out.extend_from_slice(s);
-        }
-    }
-
-    /// The encoded journal in one piece (a copy).
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::new();
-        self.copy_to(&mut v);
-        v
-    }
-}
-
-impl fmt::Debug for JournalParts<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JournalParts").field("layout", &self.layout).field("len", &self.len).finish()
-    }
-}
-
-/// Encode the journal of `header` and `data` as [`JournalParts`]: the same bytes as
-/// [`encode_journal`], without copying the data and with one CRC-32C pass over it.
-///
-/// `scratch` is cleared and filled with the header block, the protection data of every data
-/// block and the trailer block (`2 * layout.physical() + PROTECTION * data blocks` bytes, at
-/// most about 1 MiB); reuse it across journals. The result borrows `data` and `scratch`.
-///
-/// One pass: each data block's payload is checksummed once, and both codes follow from that
-/// checksum by the linearity of CRC-32C. The block's code 503 is the CRC of its payload followed
-/// by 12 bytes of protection data, `crc(payload || p) = Z12(crc(payload)) ^ crc(p)`, where
-/// `Z12` is the effect on the CRC register of 12 zero bytes; `crc(p)` differs from one block to
-/// the next only by its serial number 502, two bytes whose effect is a table lookup each. The
-/// trailer's code 709 over the header and the data is built block by block, `crc(a || b) =
-/// Zn(crc(a)) ^ crc(b)` with `n` the payload (the zlib `crc32_combine` identity, with the
-/// operator tabulated); only the last data block, if the data does not fill it, is checksummed a
-/// second time (at most a payload less one byte).
-///
-/// Fails as [`encode_journal`] does, in the same order and leaving `scratch` as it was:
-/// [`FormatError::SizeMismatch`], [`FormatError::TooLarge`], [`FormatError::BlockCountMismatch`].
-pub fn encode_journal_parts<'a>(
-    layout: Layout,
-    header: &JournalHeader,
-    data: &'a [u8],
-    scratch: &'a mut Vec<u8>,
-) -> Result<JournalParts<'a>, FormatError> {
-    let n = check_journal(layout, header, data)?;
-    scratch.clear();
-    one_pass(layout, header, n, data, scratch, false);
-    Ok(JournalParts { layout, data, meta: scratch, len: header.encoded_len(layout) })
-}
-
 /// Append the journal of `header` and `data` to `out`: the same bytes as [`encode_journal`]
-/// (which stays the reference), with one CRC-32C pass over the data and one copy of it, as
-/// [`encode_journal_parts`] computes the codes. This is the encoding for a write of the journal
-/// in one piece ([`Intermediate::write_units`](super::file::Intermediate::write_units)).
+/// (which stays the reference, and against which the tests check this one), with one CRC-32C
+/// pass over the data, in the same pass as its one copy into `out`. This is the encoder of the
+/// write path (a journal is then written in one piece, [`Intermediate::write_units`]).
 ///
-/// Fails, appending nothing, as [`encode_journal`] does.
+/// Each data block's payload is checksummed once, and both codes follow from that checksum by
+/// the linearity of CRC-32C. The block's code 503 is the CRC of its payload followed by 12 bytes
+/// of protection data, `crc(payload || p) = Z12(crc(payload)) ^ crc(p)`, where `Z12` is the
+/// effect on the CRC register of 12 zero bytes; `crc(p)` differs from one block to the next only
+/// by the serial number 502, two bytes whose effect is a table lookup each. The trailer's code
+/// 709 over the header and the data is built block by block, `crc(a || b) = Zn(crc(a)) ^
+/// crc(b)` with `n` the payload (the zlib `crc32_combine` identity, with the operator
+/// tabulated); only the last data block, if the data does not fill it, is checksummed a second
+/// time (less than a payload).
+///
+/// Fails, appending nothing, as [`encode_journal`] does, with the same errors in the same order:
+/// [`FormatError::SizeMismatch`], [`FormatError::TooLarge`], [`FormatError::BlockCountMismatch`].
+///
+/// (A zero-copy variant, the journal as slices of the host data and of a scratch buffer of
+/// protection data written with `pwritev`, was measured slower on Linux/ext4 than this copy: the
+/// kernel copies each of the `2 n + 2` slices with its own setup, which costs more than one copy
+/// of the data in user space.)
+///
+/// [`Intermediate::write_units`]: super::file::Intermediate::write_units
 pub fn encode_journal_one_pass(
     layout: Layout,
     header: &JournalHeader,
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), FormatError> {
-    let n = check_journal(layout, header, data)?;
-    one_pass(layout, header, n, data, out, true);
-    Ok(())
-}
-
-/// The checks of the encoders, in their order; the number of data blocks.
-fn check_journal(layout: Layout, header: &JournalHeader, data: &[u8]) -> Result<u16, FormatError> {
     if data.len() != header.size_bytes as usize {
         return Err(FormatError::SizeMismatch { declared: header.size_bytes, got: data.len() });
     }
@@ -1048,21 +950,13 @@ fn check_journal(layout: Layout, header: &JournalHeader, data: &[u8]) -> Result<
     if header.meta.blocks != n {
         return Err(FormatError::BlockCountMismatch { declared: header.meta.blocks, expected: u32::from(n) });
     }
-    Ok(n)
-}
-
-/// The one-pass encoding of a checked journal of `n` data blocks, appended to `out`: the header
-/// block, then for each data block its payload (if `with_data`: the data and its padding) and its
-/// protection data, then the trailer block.
-fn one_pass(layout: Layout, header: &JournalHeader, n: u16, data: &[u8], out: &mut Vec<u8>, with_data: bool) {
     let id = header.meta.id.0;
     let payload = layout.payload();
     let shift = match layout {
         Layout::Extended => &SHIFT_EXTENDED,
         Layout::Embedded => &SHIFT_EMBEDDED,
     };
-    let per_block = if with_data { layout.physical() } else { PROTECTION };
-    out.reserve(2 * layout.physical() + per_block * usize::from(n));
+    out.reserve(header.encoded_len(layout));
     let hdr = header.bytes(HEADER_MAGIC);
     push_block(out, layout, &hdr, id, 0, KIND_HEADER);
     // The protection data of a data block, serial 0 and no code yet; the CRC of its first 12
@@ -1077,10 +971,8 @@ fn one_pass(layout: Layout, header: &JournalHeader, n: u16, data: &[u8], out: &m
     let mut code = crc32c(&hdr);
     for (serial, chunk) in (1..=n).zip(data.chunks(payload)) {
         let pad = ZEROS.get(..payload.saturating_sub(chunk.len())).unwrap_or_default();
-        if with_data {
-            out.extend_from_slice(chunk);
-            out.extend_from_slice(pad);
-        }
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(pad);
         let mut crc = crc32c(chunk);
         if pad.is_empty() {
             code = shift.apply(code) ^ crc;
@@ -1106,6 +998,7 @@ fn one_pass(layout: Layout, header: &JournalHeader, n: u16, data: &[u8], out: &m
     w.put(&code.to_le_bytes());
     // n <= MAX_DATA_BLOCKS = u16::MAX - 1.
     push_block(out, layout, &trailer, id, n + 1, KIND_TRAILER);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

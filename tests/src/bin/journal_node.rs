@@ -518,7 +518,7 @@ fn writer(a: &WriterArgs) -> Result<(), NodeError> {
             vol.write_all_at(&data, at).map_err(io_err("cannot write volume", &a.volume))?;
             let header = JournalHeader::new(LAYOUT, 0, w.layout.group, w.layout.queue, r.meta, data.len() as u32)?;
             out.clear();
-            format::encode_journal(LAYOUT, &header, &data, out)?;
+            format::encode_journal_one_pass(LAYOUT, &header, &data, out)?;
             if out.len() != r.units as usize * UNIT {
                 return Err(NodeError::Protocol(format!(
                     "journal {} encodes to {} bytes, not {} units",
