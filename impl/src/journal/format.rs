@@ -872,6 +872,20 @@ fn check_block(layout: Layout, block: &[u8], index: u32, id: u32, kind: u8) -> R
 // ---------------------------------------------------------------------------------------------
 // Journals.
 
+/// The checks both encoders make before they append anything, in this order: `data` is the
+/// header's size, the journal is not too large, the header's block count is right. Returns the
+/// number of data blocks.
+fn checked_journal(layout: Layout, header: &JournalHeader, data: &[u8]) -> Result<u16, FormatError> {
+    if data.len() != header.size_bytes as usize {
+        return Err(FormatError::SizeMismatch { declared: header.size_bytes, got: data.len() });
+    }
+    let n = checked_data_blocks(layout, header.size_bytes)?;
+    if header.meta.blocks != n {
+        return Err(FormatError::BlockCountMismatch { declared: header.meta.blocks, expected: u32::from(n) });
+    }
+    Ok(n)
+}
+
 /// Append the journal of `header` and `data` to `out`: exactly `journal_blocks(layout,
 /// header.size_bytes)` physical blocks, the header block, the data blocks (the last one
 /// zero-padded) and the trailer block, each with its protection data (serials `0..n`).
@@ -886,13 +900,7 @@ pub fn encode_journal(
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), FormatError> {
-    if data.len() != header.size_bytes as usize {
-        return Err(FormatError::SizeMismatch { declared: header.size_bytes, got: data.len() });
-    }
-    let n = checked_data_blocks(layout, header.size_bytes)?;
-    if header.meta.blocks != n {
-        return Err(FormatError::BlockCountMismatch { declared: header.meta.blocks, expected: u32::from(n) });
-    }
+    let n = checked_journal(layout, header, data)?;
     let id = header.meta.id.0;
     out.reserve(header.encoded_len(layout));
     let hdr = header.bytes(HEADER_MAGIC);
@@ -943,13 +951,7 @@ pub fn encode_journal_one_pass(
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), FormatError> {
-    if data.len() != header.size_bytes as usize {
-        return Err(FormatError::SizeMismatch { declared: header.size_bytes, got: data.len() });
-    }
-    let n = checked_data_blocks(layout, header.size_bytes)?;
-    if header.meta.blocks != n {
-        return Err(FormatError::BlockCountMismatch { declared: header.meta.blocks, expected: u32::from(n) });
-    }
+    let n = checked_journal(layout, header, data)?;
     let id = header.meta.id.0;
     let payload = layout.payload();
     let shift = match layout {
