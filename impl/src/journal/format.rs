@@ -909,13 +909,19 @@ pub fn encode_journal(
         push_block(out, layout, chunk, id, serial, KIND_DATA);
     }
     let code = crc32c_append(crc32c(&hdr), data);
+    push_trailer(out, layout, header, code, n);
+    Ok(())
+}
+
+/// Append the trailer block 724 of a journal of `n` data blocks: the header's copy and the code
+/// 709 over the header and the data.
+fn push_trailer(out: &mut Vec<u8>, layout: Layout, header: &JournalHeader, code: u32, n: u16) {
     let mut trailer = [0u8; HEADER_LEN + CODE_LEN];
     let mut w = Writer(&mut trailer[..]);
     w.put(&header.bytes(TRAILER_MAGIC));
     w.put(&code.to_le_bytes());
     // n <= MAX_DATA_BLOCKS = u16::MAX - 1.
-    push_block(out, layout, &trailer, id, n + 1, KIND_TRAILER);
-    Ok(())
+    push_block(out, layout, &trailer, header.meta.id.0, n + 1, KIND_TRAILER);
 }
 
 /// Zeros: the padding of a last data block (at most a payload less one byte).
@@ -994,12 +1000,7 @@ pub fn encode_journal_one_pass(
         }
         out.extend_from_slice(&prot);
     }
-    let mut trailer = [0u8; HEADER_LEN + CODE_LEN];
-    let mut w = Writer(&mut trailer[..]);
-    w.put(&header.bytes(TRAILER_MAGIC));
-    w.put(&code.to_le_bytes());
-    // n <= MAX_DATA_BLOCKS = u16::MAX - 1.
-    push_block(out, layout, &trailer, id, n + 1, KIND_TRAILER);
+    push_trailer(out, layout, header, code, n);
     Ok(())
 }
 
