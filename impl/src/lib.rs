@@ -14,4 +14,5 @@
 pub mod fault;
 pub mod journal;
 pub mod ordering;
+pub mod relay;
 pub mod sync;

@@ -1,0 +1,9 @@
+//! Seed 001: log entries relayed hop by hop through a remote copy network, acknowledged,
+//! resent and given up (`shared/protocols/seed-001.md`).
+mod fault;
+pub mod route;
+mod types;
+
+pub use fault::Fault;
+pub use route::{NextHop, RouteRow, Routing};
+pub use types::{Addr, Bitmap, Block, Body, Epoch, Id, Kind, LogEntry, Lun, PairRow, PairState, Route, Seq, Time, Variant, VolRef, Wwn, MAX_HOPS};
