@@ -81,7 +81,8 @@ crate::seeded_faults! {
         /// S3: TE counts RC += 1 when it sends TS the RIO(WR), before TS answers; a rejected
         /// write is never retried.
         B32 = 32,
-        /// L4: TE's failover timer is reset on every entry received while draining.
+        /// L4: TE's failover timer is never armed (1305 omitted): with SE dead, TE drains
+        /// forever.
         B33 = 33,
         /// L5: SE resends forever and never gives up.
         B34 = 34,
