@@ -26,10 +26,11 @@ docs:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
 
 ## loom: the structures threads share under every interleaving: ordering's stamp-and-enqueue
-## (B9 caught) and journal's in-order acknowledgement (B3 caught).
+## (B9 caught), journal's in-order acknowledgement (B3 caught), relay's edges (B8, B20, B28 caught).
 loom:
 	$(LOOM_ENV) $(CARGO) test -p rcopy --features faults --release --test loom_ordering
 	$(LOOM_ENV) $(CARGO) test -p rcopy --features faults --release --test loom_journal
+	$(LOOM_ENV) $(CARGO) test -p rcopy --features faults --release --test loom_relay
 
 ## Regenerate the reviewed counterexample traces under traces/, then read the diff.
 traces:

@@ -13,3 +13,4 @@ mod target;
 pub use target::{Failover, TargetConfig, TargetCounters, TargetEdge, TargetNotNow, TargetPair, TargetReceived, Reflected, ToTs, TsAnswer};
 mod core;
 pub use self::core::{CoreConfig, CoreDevice, CoreStep};
+pub mod shared;

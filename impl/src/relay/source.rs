@@ -119,6 +119,8 @@ pub enum WriteAck {
     Logged { id: Id, seq: Seq },
     /// Fault B20: suspended, yet answered RIO(WROK): neither logged nor in 727.
     Dropped,
+    /// Fault B8: CC read, not stored yet: answered once [`SourceEdge::commit`] stores it.
+    Staged,
 }
 
 /// What became of a log entry SE received.
@@ -167,6 +169,8 @@ pub struct SourceEdge<D, const LOG: usize> {
     pub oa: heapless::Vec<SourceCounters, MAX_IDS>,
     /// Log storage area 413, in creation order.
     pub log: heapless::Vec<Held<D>, LOG>,
+    /// Fault B8 only: writes that read CC and are not stored yet (1902 and 1903 apart).
+    pub staged: heapless::Vec<Held<D>, 2>,
     pub up: bool,
 }
 
@@ -186,6 +190,7 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
             pairs: heapless::Vec::from_slice(pairs).unwrap_or_else(|_| panic!("more than {MAX_PAIRS} pairs at one edge")),
             oa,
             log: heapless::Vec::new(),
+            staged: heapless::Vec::new(),
             up: true,
         }
     }
@@ -270,9 +275,36 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
             }
             return Err(Refused::State(row.state));
         }
+        if self.fault(Fault::B8) {
+            // B8: 1902 reads CC now; storing it and 1903 come in a later step ([`Self::commit`]).
+            if self.log.len() + self.staged.len() >= LOG || self.staged.is_full() {
+                return Err(Refused::LogFull(LOG));
+            }
+            let c = self.counters(row.id).copied().expect("every pair's ID has counters");
+            let entry = LogEntry { target: row.target, source: row.source, id: row.id, epoch: c.epoch, time: now, seq: c.cc, body: Body::Wr { block, count, data } };
+            let _ = self.staged.push(Held { entry, pair: p, pending: true, sent: false, resends: 0, numbered: true, retained: true });
+            return Ok(WriteAck::Staged);
+        }
         let numbered = !self.fault(Fault::B11);
         let seq = self.create(p, Body::Wr { block, count, data }, now, numbered)?;
         Ok(WriteAck::Logged { id: row.id, seq })
+    }
+
+    /// Fault B8's second step: staged write `k` is stored with the CC it read, and CC is set
+    /// past it (1903 as `CC := seq + 1`, from the value read before).
+    pub fn commit(&mut self, k: usize) -> Result<WriteAck, NotNow> {
+        if k >= self.staged.len() {
+            return Err(NotNow::NoEntry(k));
+        }
+        if !self.up {
+            return Err(NotNow::Down);
+        }
+        let h = self.staged.remove(k);
+        let (id, seq) = h.entry.key();
+        self.counters_mut(id).cc = seq.next();
+        // Room was kept for it when it was staged.
+        let _ = self.log.push(h);
+        Ok(WriteAck::Logged { id, seq })
     }
 
     /// RIO(resynchronize), data 1202-1203: LE(resynchronize) for a suspended pair. Hardened,
@@ -518,6 +550,7 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
         self.up = false;
         let lose_log = !self.config.durable || self.fault(Fault::B24);
         let lose_cc = !self.config.durable || self.fault(Fault::B23);
+        self.staged.clear();
         if lose_log {
             self.log.clear();
             for p in self.pairs.iter_mut() {
