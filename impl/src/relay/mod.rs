@@ -4,6 +4,7 @@ mod fault;
 pub mod manager;
 pub mod route;
 mod types;
+pub mod wire;
 
 pub use fault::Fault;
 pub use manager::{
