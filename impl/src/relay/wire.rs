@@ -59,21 +59,22 @@
 //! ```
 //!
 //! An entry of `L` bytes divided into `k` fragments is cut into chunks of `c = ceil(L / k)`
-//! bytes, the last one shorter: chunk `i` is bytes `i*c .. min((i+1)*c, L)` of the encoded
-//! entry, and the last chunk must not be empty. The chunk's length is therefore not on the wire,
-//! and a fragment has one encoding. [`FrameEncoder`] packs whole entries, in order, into frames
+//! bytes, the last one possibly shorter: chunk `i` is bytes `i*c .. min((i+1)*c, L)` of the
+//! encoded entry, and the last chunk must not be empty. The chunk's length is therefore not on
+//! the wire, and a fragment has one encoding. [`FrameEncoder`] packs whole entries, in order, into frames
 //! of at most `max_frame_len` bytes, and divides an entry only when it does not fit in a frame
 //! alone, into as few fragments as fit; all fragments of an entry share one message id.
 //!
 //! # Decoding untrusted bytes
 //!
-//! [`decode_entry`] and [`decode_frame`] never panic, and never allocate. They check, in this
-//! order, the magic, the version (so that a later version may change everything after it), the
-//! kind, the fields that delimit the record (an entry's data length against [`MAX_DATA`]; a
-//! frame's area length or fragment shape against [`MAX_FRAME_LEN`], [`MAX_ENTRY_LEN`] and
+//! [`decode_entry`] and [`decode_frame`] never panic and never copy or allocate from the input
+//! (the one allocation is the box of a [`WireError::BadEntry`]). They check, in this order, the
+//! magic, the version (so that a later version may change everything after it), the kind, the
+//! fields that delimit the record (an entry's data length against [`MAX_DATA`]; a frame's area
+//! length or fragment shape against [`MAX_FRAME_LEN`], [`MAX_ENTRY_LEN`] and
 //! [`MAX_FRAGMENTS`]), that the record and its checksum are present, the checksum, and that
-//! nothing follows the record. Only then are the remaining fields interpreted (a WR's count,
-//! a frame's entries, each with its own checksum). The first failure is returned as a
+//! nothing follows the record. Only then are the remaining fields interpreted (a WR's count, a
+//! frame's entries, each with its own checksum). The first failure is returned as a
 //! [`WireError`].
 //!
 //! # Reassembly
@@ -660,8 +661,8 @@ pub fn encode_frame(frame: &Frame<'_>, out: &mut Vec<u8>) -> Result<(), WireErro
     Ok(())
 }
 
-/// Decode exactly one frame (one datagram): never panics and never allocates, whatever `bytes`
-/// holds. Whole entries are checked here, each with its own checksum; a fragment's chunk is
+/// Decode exactly one frame (one datagram): never panics, whatever `bytes` holds, and allocates
+/// nothing but the box of a [`WireError::BadEntry`]. Whole entries are checked here, each with its own checksum; a fragment's chunk is
 /// not looked into (see [`Reassembler`]).
 pub fn decode_frame(bytes: &[u8]) -> Result<Frame<'_>, WireError> {
     let mut c = Cursor::new(bytes);
@@ -755,7 +756,11 @@ impl FrameEncoder {
     /// entry that does not fit in a frame alone divided into fragments under one message id.
     /// If an entry cannot be encoded (see [`entry_len`]), nothing is appended and no message id
     /// is taken.
-    pub fn encode<D: AsRef<[u8]>>(&mut self, entries: &[LogEntry<D>], frames: &mut Vec<Vec<u8>>) -> Result<(), WireError> {
+    pub fn encode<D: AsRef<[u8]>>(
+        &mut self,
+        entries: &[LogEntry<D>],
+        frames: &mut Vec<Vec<u8>>,
+    ) -> Result<(), WireError> {
         for e in entries {
             entry_len(e)?;
         }
