@@ -732,8 +732,14 @@ fn run_source(case: &SeCase, faults: FaultSet) -> Result<(), String> {
                     } else {
                         if case.variant == Variant::Hardened {
                             // Re-based in a new epoch: the pair's old entries (unanswerable now)
-                            // go. Another pair's entries are not the resync's to drop.
+                            // go; another pair of the ID has its entries converted into its 727
+                            // and is suspended, as at a give-up (S8: not dropped).
                             let id = ids[pair];
+                            for (q, other) in ids.iter().enumerate() {
+                                if q != pair && *other == id && m.held.iter().any(|h| h.pair == q) {
+                                    m.give_up(q);
+                                }
+                            }
                             m.cc.insert(id, Seq(FIRST_SEQ));
                             let e = m.epoch.get_mut(&id).unwrap();
                             *e = Epoch(e.0 + 1);
@@ -762,6 +768,24 @@ fn prop_source_bookkeeping(case: SeCase) -> TestResult {
 #[test]
 fn se_bookkeeping_matches_the_naive_model() {
     QuickCheck::new().tests(2000).quickcheck(prop_source_bookkeeping as fn(SeCase) -> TestResult);
+}
+
+/// A resync of one pair of a multi-pair ID re-bases the whole ID: the write another pair of the
+/// ID holds is converted into that pair's 727, and that pair is suspended, not dropped. (Found
+/// by the property above: SE dropped it, 727 unmarked, the pair still in Duplex, though SS had
+/// been told the write was logged.)
+#[test]
+fn resync_of_one_pair_keeps_the_other_pairs_writes() {
+    let ids = [Id(1), Id(2), Id(1)];
+    let mut se = Se::new(se_config(Variant::Hardened, FaultSet::NONE, 1, 1), &pair_rows(&ids));
+    se.give_up(2);
+    assert_eq!(se.write(src(0), tgt(0), Block(20), 3, 7, Time(1)), Ok(WriteAck::Logged { id: Id(1), seq: Seq(1) }));
+    assert_eq!(se.resync(src(2), tgt(2), Time(2)), Ok(Seq(1)));
+    assert_eq!(se.pairs[0].bitmap, bitmap_of(&brute_regions(20, 3, 1)), "pair 0's logged write is in its 727");
+    assert_eq!(se.pairs[0].state, PairState::FailureSuspend);
+    assert_eq!(se.pairs[1].state, PairState::Duplex, "another ID is not touched");
+    let c = se.counters(Id(1)).unwrap();
+    assert_eq!((c.cc, c.dc, c.epoch, se.held(Id(1))), (Seq(2), 0, Epoch(1), 1), "only the resync is held");
 }
 
 // =============================================================================================

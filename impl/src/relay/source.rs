@@ -309,7 +309,9 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
 
     /// RIO(resynchronize), data 1202-1203: LE(resynchronize) for a suspended pair. Hardened,
     /// the ID's sequence is re-based in a new epoch (CC from its base, DC from 0), so the hole
-    /// a give-up left cannot stall it and no entry of the old epoch can count in the new.
+    /// a give-up left cannot stall it and no entry of the old epoch can count in the new. The
+    /// held entries of the ID's other pairs are converted into their pairs' 727, and those
+    /// pairs go to failure Suspend, as at a give-up.
     pub fn resync(&mut self, source: VolRef, target: VolRef, now: Time) -> Result<Seq, Refused> {
         let p = self.row(source, target)?;
         let row = self.pairs[usize::from(p)];
@@ -320,6 +322,19 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
             return Err(Refused::LogFull(LOG));
         }
         if self.hardened() && !self.fault(Fault::B17) {
+            // The re-based sequence leaves the entries of the ID's other pairs (a multi-pair
+            // ID) unanswerable too: TE drops them at the new epoch, and SE would drop them
+            // below, though SS was told they were logged (S8). Convert them into their own
+            // pair's 727, as a give-up would, and that pair goes to failure Suspend.
+            let mut others = 0u32;
+            for h in self.log.iter().filter(|h| h.entry.id == row.id && h.pair != p) {
+                others |= 1 << h.pair;
+            }
+            for q in 0..self.pairs.len() as u8 {
+                if others & (1 << q) != 0 {
+                    self.give_up(q);
+                }
+            }
             let first = self.config.first_seq;
             let bump = !self.fault(Fault::B16);
             let c = self.counters_mut(row.id);
@@ -328,8 +343,9 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
             if bump {
                 c.epoch = Epoch(c.epoch.0.wrapping_add(1));
             }
-            // Entries of the old epoch can no longer be answered: they were converted at the
-            // give-up, or their writes are covered by 727 and the resync.
+            // The pair's entries of the old epoch can no longer be answered: they were
+            // converted at the give-up, or their writes are covered by 727 and the resync (the
+            // other pairs' were converted above).
             let id = row.id;
             self.log.retain(|h| h.entry.id != id);
         }
