@@ -474,7 +474,7 @@ fn arbitrary_se_op(g: &mut Gen, pairs: usize) -> SeOp {
 impl Arbitrary for SeCase {
     fn arbitrary(g: &mut Gen) -> SeCase {
         let variant = *g.choose(&[Variant::Faithful, Variant::Hardened]).unwrap();
-        let shared = false;
+        let shared = bool::arbitrary(g);
         let pairs = if shared { 3 } else { 2 };
         let len = below(g, 70);
         let ops = (0..len).map(|_| arbitrary_se_op(g, pairs)).collect();
