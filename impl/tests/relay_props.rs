@@ -5,13 +5,16 @@
 //!    S5, S7; 2.10's no-orphan rule), per ID, whatever the delivery order and duplicates;
 //! 2. SE's bookkeeping: held = created - acked - converted, CC - DC = held (S9), an answer that
 //!    matches nothing changes nothing, a resend is the same entry (S1), give-up marks every
-//!    converted write in 727 (S8), in both variants;
+//!    converted write in 727 (S8), a resync of one pair of a multi-pair ID converts (not
+//!    drops) the other pairs' entries, in both variants;
 //! 3. the next hop of 1905 on random routes, both ways, with and without walking back (S15);
 //! 4. bitmaps: "combine" is the union, `mark` marks exactly the regions a block range touches,
 //!    and SE's DPOK merge (data 1209) is 727 | 1213 and clears 727;
-//! 5. with the cargo feature `faults`: the same properties fail on seeded faults (B3, B5, B6,
-//!    B9, B10, B15, B21, B30), found by a seeded quickcheck search and by a small hand-made
-//!    input, so the properties can fail.
+//! 5. with the cargo feature `faults`: the same properties fail on seeded faults (B1-B6, B9,
+//!    B10, B15, B21, B30, B32), on a small hand-made input (which passes without the fault)
+//!    and in a seeded quickcheck search, so the properties can fail:
+//!
+//!        cargo test -p rcopy --features faults --test relay_props
 //!
 //! Sizes are bounded so that each property stays well under a second.
 
