@@ -390,3 +390,18 @@ fn immediate_failover_reads_out_leftovers_up_to_the_gap() {
     let left = te.take_leftovers(0).unwrap();
     assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![Seq(1), Seq(2)], "seq 4 is past the gap at 3");
 }
+
+/// A resync after a failover with SE alive: the entries SE still held (1304 pushed them out,
+/// TE fenced before they came) are in the merged bitmap, not dropped.
+#[test]
+fn resync_after_failover_copies_what_se_still_held() {
+    let (mut se, mut core, mut te) = roles(Variant::Hardened, PairState::Duplex);
+    write(&mut se, 1, 'B');
+    let _lost = se_send(&mut se, &mut core);
+    let instr = te.suspend(0, Time(10)).unwrap();
+    se.receive(&instr);
+    assert_eq!(se.held(ID), 1, "held until answered");
+    se.resync(SRC, TGT, Time(11)).unwrap();
+    assert!(se.pairs[0].bitmap.marked(1), "the held write is in 727 for the resync");
+    assert_eq!(se.held(ID), 1, "only the LE(resynchronize) is held");
+}

@@ -310,8 +310,8 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
     /// RIO(resynchronize), data 1202-1203: LE(resynchronize) for a suspended pair. Hardened,
     /// the ID's sequence is re-based in a new epoch (CC from its base, DC from 0), so the hole
     /// a give-up left cannot stall it and no entry of the old epoch can count in the new. The
-    /// held entries of the ID's other pairs are converted into their pairs' 727, and those
-    /// pairs go to failure Suspend, as at a give-up.
+    /// held entries of the ID (this pair's, left by 1304, and its other pairs') are converted
+    /// into their pairs' 727, and those pairs go to failure Suspend, as at a give-up.
     pub fn resync(&mut self, source: VolRef, target: VolRef, now: Time) -> Result<Seq, Refused> {
         let p = self.row(source, target)?;
         let row = self.pairs[usize::from(p)];
@@ -327,7 +327,9 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
             // below, though SS was told they were logged (S8). Convert them into their own
             // pair's 727, as a give-up would, and that pair goes to failure Suspend.
             let mut others = 0u32;
-            for h in self.log.iter().filter(|h| h.entry.id == row.id && h.pair != p) {
+            // The pair itself too: after 1304 (a failover with SE alive) it still holds what
+            // TE had not answered, which the resync must copy.
+            for h in self.log.iter().filter(|h| h.entry.id == row.id && h.retained) {
                 others |= 1 << h.pair;
             }
             for q in 0..self.pairs.len() as u8 {
