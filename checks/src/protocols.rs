@@ -5,5 +5,5 @@ use crate::registry::Registered;
 
 /// Every protocol the engine checks.
 pub fn all() -> Vec<&'static dyn Registered> {
-    vec![&rcopy_model::ordering::Ordering, &rcopy_model::journal::Journal]
+    vec![&rcopy_model::ordering::Ordering, &rcopy_model::journal::Journal, &rcopy_model::relay::Relay]
 }

@@ -9,3 +9,4 @@
 pub mod journal;
 pub mod ordering;
 pub mod protocol;
+pub mod relay;

@@ -159,7 +159,7 @@ impl PairState {
 
 /// A differential bitmap (727, 1209, 1211, 1213): one bit per region, 64 regions (the bound: a
 /// volume of more regions than that uses coarser ones; `region_blocks` is configuration).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Bitmap(pub u64);
 
 impl Bitmap {
@@ -292,7 +292,7 @@ impl Kind {
 
 /// Field 805, the RIO a log entry carries, by kind. `D` is a write's data: bytes on a real
 /// path, a write id in the model.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub enum Body<D> {
     /// RIO(WR): `count` blocks from `block`, with their data.
     Wr { block: Block, count: u16, data: D },
@@ -342,7 +342,7 @@ impl<D> Body<D> {
 
 /// Log entry 211 (Fig. 8, note 2.7): 801 target volume, 802 source volume, 803 order assurance
 /// ID, 804 I/O time and seq, 805 the RIO (with its kind), and the hardened epoch.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub struct LogEntry<D> {
     /// 801: where the RIO is going.
     pub target: VolRef,

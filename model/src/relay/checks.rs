@@ -1,0 +1,159 @@
+//! The registered checks of the relay protocol and their expected verdicts: every seeded
+//! fault this world reaches has a check that expects the properties it breaks to be violated;
+//! the hardened variant holds every property in every world; the faithful text's gaps are
+//! checks too.
+
+use super::config::Config;
+use super::properties::{names, L1, L2, S1, S10, S2, S3, S4, S5, S6, S8, S9};
+use crate::protocol::{Check, Expect, Tier};
+use rcopy::relay::{Fault, Variant};
+
+/// The one mode: loss, duplication and crashes strike in any state and are not fair.
+pub const MODE: &str = "default";
+
+/// The faults this model reaches so far. The others (two IDs or routes, failover, resync,
+/// permanent failures) wait for their worlds; asking for one is an error that says so.
+pub const MODELLED: &[Fault] = &[
+    Fault::B1,
+    Fault::B2,
+    Fault::B3,
+    Fault::B4,
+    Fault::B5,
+    Fault::B7,
+    Fault::B8,
+    Fault::B9,
+    Fault::B10,
+    Fault::B11,
+    Fault::B12,
+    Fault::B21,
+    Fault::B22,
+    Fault::B23,
+    Fault::B24,
+    Fault::B25,
+    Fault::B27,
+    Fault::B29,
+    Fault::B32,
+];
+
+/// The properties a seeded fault must break (the first is its headline), and why.
+pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
+    match fault {
+        Fault::B1 => (&[S6, S8, L1], "SE deletes a write as it sends it: lost in the network, it exists nowhere"),
+        Fault::B2 => (&[S5], "TE answers a write when it stores it, before TS applied it"),
+        Fault::B3 => (&[S5, S6, L1], "TE's WROK carries RC + 1: SE deletes the next write, which was lost, and never resends it"),
+        Fault::B4 => (&[S1, S3], "a resend is numbered again: the same write applied twice, the second time out of order"),
+        Fault::B5 => (&[S3], "no dedup, and both copies of RC + 1 reflected: a seq twice, then a gap"),
+        Fault::B7 => (&[S3, L1], "CC starts at RC's base: the first write's seq is taken for a duplicate and never applied"),
+        Fault::B8 => (&[S1], "two RIO(WR) handlers read CC before either increments it: two writes share a seq"),
+        Fault::B9 => (&[S3, S4], "TE reflects in arrival order: TS shows a write without the one before it"),
+        Fault::B10 => (&[S3, S4], "two RIOs of one ID at TS at once, answered in either order"),
+        Fault::B11 => (&[S2], "SE answers WROK before numbering: the host's later write gets the lower seq"),
+        Fault::B12 => (&[S3, S10, L1], "the Duplex transition passes the gate before the initial copy's write: D early, RC skips"),
+        Fault::B21 => (&[S9], "a duplicate WROK counts as a deletion: CC - DC no longer counts what SE holds"),
+        Fault::B22 => (&[S3], "TE's RC is not durable: after its crash a late copy of a reflected write is applied again"),
+        Fault::B23 => (&[S1, S8], "SE's CC is not durable: a new write reuses a reflected seq and TE re-acks it unapplied"),
+        Fault::B24 => (&[S8], "SE's log is volatile: a crash loses acknowledged writes and their record"),
+        Fault::B25 => (&[S10], "SE moves the pair on when it sends the control entry, before TS did"),
+        Fault::B27 => (&[L1], "TE's WROK is not swapped and finds no way back: SE resends until it gives the pair up"),
+        Fault::B29 => (&[L1, L2], "the core flushes only a batch of two: the last write sits in its buffer forever"),
+        Fault::B32 => (&[S3], "RC counted when the RIO is sent: TS's transient error leaves a gap"),
+        _ => (&[], "not reached by this model yet"),
+    }
+}
+
+/// The config a seeded fault's check runs on: the smallest world that reaches its bug.
+fn fault_config(fault: Fault, tier: Tier) -> &'static str {
+    match (fault, tier) {
+        (Fault::B8, _) => "concurrent",
+        (Fault::B12 | Fault::B25, _) => "fig10-11",
+        (Fault::B22 | Fault::B23 | Fault::B24, _) => "crash",
+        (Fault::B29, _) => "batch",
+        (Fault::B32, _) => "ts-error",
+        (Fault::B11 | Fault::B10, _) => "fig16",
+        (_, Tier::Tiny) => "tiny",
+        (_, Tier::Standard) => "standard",
+    }
+}
+
+/// The action classes a run of `config` must see fire.
+pub fn must_fire(config: &Config) -> Vec<&'static str> {
+    let mut v = vec!["write", "send", "deliver", "reflect", "answer"];
+    if config.loss > 0 {
+        v.extend(["lose", "timer"]);
+    }
+    if config.dup > 0 {
+        v.push("duplicate");
+    }
+    if config.batching {
+        v.push("flush");
+    }
+    if config.setup {
+        v.extend(["create", "duplex"]);
+    }
+    if config.crash_se || config.crash_te || config.crash_core {
+        v.extend(["crash", "restart"]);
+    }
+    v
+}
+
+fn check(config: &str, variant: Variant, fault: Option<Fault>, expect: Vec<(String, Expect)>, why: &str) -> Check {
+    assert!(Config::named(config).is_some(), "relay registers an unknown config `{config}`");
+    let faults: Vec<&str> = fault.map(Fault::name).into_iter().collect();
+    Check::registered("relay", config, variant.name(), &faults, MODE, expect, why)
+}
+
+fn every(f: impl Fn(&str) -> Expect) -> Vec<(String, Expect)> {
+    names().into_iter().map(|n| (n.to_string(), f(n))).collect()
+}
+
+fn violated(props: &[&str]) -> Vec<(String, Expect)> {
+    props.iter().map(|p| (p.to_string(), Expect::Violated)).collect()
+}
+
+/// The registered checks at a tier.
+pub fn checks(tier: Tier) -> Vec<Check> {
+    let base = tier.name();
+    let mut v = vec![check(base, Variant::Hardened, None, every(|_| Expect::Holds), "hardened: every property holds; L1-L3 under fairness of delivery per link, the timers, reflection and TS")];
+    let mut worlds = vec!["fig16", "fig10-11", "crash", "concurrent", "batch", "ts-error"];
+    if tier == Tier::Standard {
+        worlds.push("core");
+    }
+    for world in worlds {
+        v.push(check(world, Variant::Hardened, None, every(|_| Expect::Holds), "hardened: every property holds in this world too"));
+    }
+    // The faithful text's gaps (note 7.1).
+    v.push(check(
+        "tiny",
+        Variant::Faithful,
+        None,
+        violated(&[L1, L2]),
+        "F1, F2: a lost WROK is never answered again (the resend waits at TE forever), and duplicates stay in TE's log",
+    ));
+    v.push(check("fig10-11", Variant::Faithful, None, violated(&[S3, S10]), "F4: the Duplex transition is not gated: TS in D before the copy's write, RC skips it"));
+    v.push(check("crash", Variant::Faithful, None, violated(&[S8]), "F8 with a volatile edge: SE's crash loses an acknowledged write and its record").with_set("durable=false"));
+    v.push(check("fig16", Variant::Faithful, None, violated(&[S3]), "F3: CC and RC both start at 0: seq 0 is never selected, seq 1 is applied first").with_set("cc0=0"));
+    for &f in MODELLED {
+        let (props, why) = targets(f);
+        v.push(check(fault_config(f, tier), Variant::Hardened, Some(f), violated(props), why));
+    }
+    v
+}
+
+/// The runs of `make bench`.
+pub fn bench() -> Vec<Check> {
+    ["standard", "large"]
+        .into_iter()
+        .map(|c| check(c, Variant::Hardened, None, every(|_| Expect::Holds), "benchmark"))
+        .collect()
+}
+
+trait WithSet {
+    fn with_set(self, set: &str) -> Self;
+}
+
+impl WithSet for Check {
+    fn with_set(mut self, set: &str) -> Check {
+        self.sets.push(set.to_string());
+        self
+    }
+}

@@ -1,0 +1,177 @@
+//! The worlds of the relay protocol (note section 8), as TOML.
+
+use crate::protocol::{Field, NamedConfig};
+use serde::{Deserialize, Serialize};
+
+/// Host writes a run may make (write ids 1..=MAX_WRITES; 0 is "never written").
+pub const MAX_WRITES: usize = 4;
+/// Blocks of each volume.
+pub const MAX_BLOCKS: usize = 3;
+/// Core devices on the route.
+pub const MAX_CORES: usize = 2;
+/// Entries in flight at once: the bound of the world's array. `net` throttles what SE sends
+/// and what the network duplicates; cores and TE always find room (a flush or an answer never
+/// waits on SE's throttle).
+pub const MAX_NET: usize = 12;
+
+/// A world for the relay protocol: one volume pair, its route through 0-2 cores, the workload,
+/// the network's loss and duplication budgets, and what may crash.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// One line on what this world is for.
+    #[serde(default)]
+    pub about: String,
+    /// Host writes SS sends in a run (1 to 4).
+    pub writes: u8,
+    /// Writes SS may have outstanding at SE at once (1 or 2): 1 is the synchronous program
+    /// (the host waits for each); 2 lets two RIO(WR) handlers run at SE at once.
+    #[serde(default = "one8")]
+    pub outstanding: u8,
+    /// Transient errors TS may answer TE's RIO(WR) with in a run.
+    #[serde(default)]
+    pub ts_errors: u8,
+    /// Blocks of the volumes (1 to 3).
+    pub blocks: u8,
+    /// Core devices on the route (0 to 2).
+    #[serde(default)]
+    pub cores: u8,
+    /// Log entries the network may lose in a run.
+    #[serde(default)]
+    pub loss: u8,
+    /// Log entries the network may duplicate in a run.
+    #[serde(default)]
+    pub dup: u8,
+    /// Resends of one entry before SE gives its pair up (`r_max`, 0 to 3).
+    #[serde(default = "two")]
+    pub r_max: u8,
+    /// The cores batch (program 420): entries wait for the batch timer.
+    #[serde(default)]
+    pub batching: bool,
+    /// Answers find their way back by walking the forward route backwards (no reverse row).
+    #[serde(default = "yes")]
+    pub walk_back: bool,
+    /// Log entries in flight at once (1 to 6): a send into a full network waits.
+    #[serde(default = "four")]
+    pub net: u8,
+    /// CC's first value at SE (the text gives none, F3).
+    #[serde(default = "one")]
+    pub cc0: u32,
+    /// RC's first value at TE.
+    #[serde(default)]
+    pub rc0: u32,
+    /// SE's log area, in entries (1 to 4).
+    #[serde(default = "four")]
+    pub se_log: u8,
+    /// The pair starts in Simplex: SS creates it (Figs. 10/17/21), copies, then asks for the
+    /// Duplex transition (Figs. 11/18/22). Otherwise it starts in Duplex.
+    #[serde(default)]
+    pub setup: bool,
+    /// SE may crash once (and restart).
+    #[serde(default)]
+    pub crash_se: bool,
+    /// TE may crash once (and restart).
+    #[serde(default)]
+    pub crash_te: bool,
+    /// A core may crash once (and restart), losing its buffer.
+    #[serde(default)]
+    pub crash_core: bool,
+    /// The edges' logs and counters survive a crash (disk 313).
+    #[serde(default = "yes")]
+    pub durable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn one8() -> u8 {
+    1
+}
+fn two() -> u8 {
+    2
+}
+fn four() -> u8 {
+    4
+}
+
+/// The fields of [`Config`], for `rcopy-check list`.
+pub const FIELDS: &[Field] = &[
+    Field { key: "about", about: "one line on what this world is for" },
+    Field { key: "writes", about: "host writes SS sends (1 to 4)" },
+    Field { key: "outstanding", about: "writes outstanding at SE at once (1, the synchronous program, or 2; default 1)" },
+    Field { key: "ts_errors", about: "transient errors TS may answer RIO(WR)s with (default 0)" },
+    Field { key: "blocks", about: "blocks of the volumes (1 to 3)" },
+    Field { key: "cores", about: "core devices on the route (0 to 2; default 0)" },
+    Field { key: "loss", about: "log entries the network may lose (default 0)" },
+    Field { key: "dup", about: "log entries the network may duplicate (default 0)" },
+    Field { key: "r_max", about: "resends of an entry before SE gives the pair up (0 to 3; default 2)" },
+    Field { key: "batching", about: "cores batch entries until their timer (program 420; default false)" },
+    Field { key: "walk_back", about: "answers walk the forward route backwards (default true; else a reverse row)" },
+    Field { key: "net", about: "log entries in flight at once (1 to 6; default 4)" },
+    Field { key: "cc0", about: "CC's first value at SE (default 1)" },
+    Field { key: "rc0", about: "RC's first value at TE (default 0)" },
+    Field { key: "se_log", about: "SE's log area in entries (1 to 4; default 4)" },
+    Field { key: "setup", about: "the pair starts in Simplex: creation, copy, Duplex transition (default false)" },
+    Field { key: "crash_se", about: "SE may crash once and restart (default false)" },
+    Field { key: "crash_te", about: "TE may crash once and restart (default false)" },
+    Field { key: "crash_core", about: "a core may crash once and restart, losing its buffer (default false)" },
+    Field { key: "durable", about: "the edges' logs and counters survive a crash (default true)" },
+];
+
+/// The named configs.
+pub const NAMED: &[NamedConfig] = &[
+    NamedConfig { name: "tiny", toml: include_str!("configs/tiny.toml") },
+    NamedConfig { name: "standard", toml: include_str!("configs/standard.toml") },
+    NamedConfig { name: "large", toml: include_str!("configs/large.toml") },
+    NamedConfig { name: "fig16", toml: include_str!("configs/fig16.toml") },
+    NamedConfig { name: "core", toml: include_str!("configs/core.toml") },
+    NamedConfig { name: "fig10-11", toml: include_str!("configs/fig10-11.toml") },
+    NamedConfig { name: "crash", toml: include_str!("configs/crash.toml") },
+    NamedConfig { name: "concurrent", toml: include_str!("configs/concurrent.toml") },
+    NamedConfig { name: "batch", toml: include_str!("configs/batch.toml") },
+    NamedConfig { name: "ts-error", toml: include_str!("configs/ts-error.toml") },
+];
+
+impl Config {
+    /// A named config, parsed.
+    pub fn named(name: &str) -> Option<Config> {
+        let c = NAMED.iter().find(|c| c.name == name)?;
+        Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("relay config `{name}` does not parse: {e}")))
+    }
+
+    /// Whether the world is within the model's bounds; an error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let range = |key: &str, v: u32, lo: u32, hi: u32| {
+            if v < lo || v > hi {
+                Err(format!("`{key}` is {v}: it must be {lo} to {hi}"))
+            } else {
+                Ok(())
+            }
+        };
+        range("writes", self.writes.into(), 1, MAX_WRITES as u32)?;
+        range("outstanding", self.outstanding.into(), 1, 2)?;
+        range("ts_errors", self.ts_errors.into(), 0, 2)?;
+        range("blocks", self.blocks.into(), 1, MAX_BLOCKS as u32)?;
+        range("cores", self.cores.into(), 0, MAX_CORES as u32)?;
+        range("loss", self.loss.into(), 0, 3)?;
+        range("dup", self.dup.into(), 0, 3)?;
+        range("r_max", self.r_max.into(), 0, 3)?;
+        range("net", self.net.into(), 1, 6)?;
+        range("se_log", self.se_log.into(), 1, 4)?;
+        range("cc0", self.cc0, 0, 1000)?;
+        range("rc0", self.rc0, 0, 1000)?;
+        if self.batching && self.cores == 0 {
+            return Err("`batching` needs a core (`cores` at least 1)".into());
+        }
+        if self.crash_core && self.cores == 0 {
+            return Err("`crash_core` needs a core (`cores` at least 1)".into());
+        }
+        if !self.durable && !(self.crash_se || self.crash_te) {
+            return Err("`durable = false` matters only with `crash_se` or `crash_te`".into());
+        }
+        Ok(())
+    }
+}

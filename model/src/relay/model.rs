@@ -1,0 +1,603 @@
+//! The relay world as a stateright model: the actions of note 8.2 and what each feeds SE, TE
+//! and the cores (through [`super::dispatch::feed`]), the world's bookkeeping on their
+//! answers, and the fairness classes.
+
+use super::config::{Config, MAX_BLOCKS};
+use super::dispatch::{feed, Input, Output};
+use super::state::{bit, Created, Ghost, Msg, Ss, State, Te, Ts, Wid, CORE0, SE, TE};
+use rcopy::fault::FaultSet;
+use rcopy::relay::{
+    Addr, Bitmap, Body, CoreConfig, CoreDevice, CoreStep, Id, Kind, LogEntry, Lun, PairRow, PairState, Reflected, Refused, Route,
+    RouteRow, Routing, Seq, SourceConfig, SourceEdge, SourceReceived, SsReply, TargetConfig, TargetEdge, TargetReceived,
+    Timeout, Transmit, TsAnswer, Variant, VolRef, WriteAck, Wwn,
+};
+use serde::{Deserialize, Serialize};
+use stateright::{Model, Property};
+
+/// The volume pair: source volume 113 on SS, target volume 123 on TS.
+pub const SRC: VolRef = VolRef { wwn: Wwn(0x112), lun: Lun(13) };
+pub const TGT: VolRef = VolRef { wwn: Wwn(0x122), lun: Lun(23) };
+/// The pair's order assurance ID.
+pub const ID: Id = Id(1);
+
+/// A step of the world.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Action {
+    /// SS asks for the pair's creation (1002).
+    Create,
+    /// SS asks for the Duplex transition (1101).
+    AskDuplex,
+    /// SS's host writes `block` (the next write id), and SS sends RIO(WR) (1601-1602).
+    Write { block: u8 },
+    /// Fault B8: SE's oldest staged write is stored and numbered.
+    Commit,
+    /// SE sends held entry `i`.
+    Send { i: u8 },
+    /// Held entry `i`'s timer fires at SE.
+    Timer { i: u8 },
+    /// The network delivers entry `m` in flight, on the link from device `from` to `to`.
+    Deliver { m: u8, from: u8, to: u8 },
+    /// The network loses entry `m`.
+    Lose { m: u8 },
+    /// The network duplicates entry `m`.
+    Duplicate { m: u8 },
+    /// Core `c`'s batch timer.
+    Flush { c: u8 },
+    /// TE reflects the pair's ID.
+    Reflect,
+    /// TS answers the RIO at `k` (`ok`: applied; else a transient error).
+    Answer { k: u8, ok: bool },
+    /// Device `d` crashes (0 SE, 1 TE, 2.. cores).
+    Crash { d: u8 },
+    /// Device `d` restarts.
+    Restart { d: u8 },
+}
+
+/// The model of one config, variant and set of faults.
+#[derive(Clone, Debug)]
+pub struct RelayModel {
+    pub config: Config,
+    pub variant: Variant,
+    pub faults: FaultSet,
+    pub routing: Routing,
+}
+
+/// Device `d`'s IP address.
+pub fn addr(d: u8) -> Addr {
+    Addr(u32::from(d) + 1)
+}
+
+/// The device at `a`.
+pub fn device(a: Addr) -> u8 {
+    a.0.saturating_sub(1) as u8
+}
+
+/// A device's name in traces.
+pub fn device_name(d: u8) -> String {
+    match d {
+        SE => "SE".into(),
+        TE => "TE".into(),
+        c => format!("C{}", c - CORE0 + 1),
+    }
+}
+
+impl RelayModel {
+    pub fn new(config: Config, variant: Variant, faults: FaultSet) -> Result<RelayModel, String> {
+        config.validate()?;
+        let mut hops = vec![addr(SE)];
+        hops.extend((0..config.cores).map(|c| addr(CORE0 + c)));
+        hops.push(addr(TE));
+        let forward = Route::of(&hops).ok_or("the route is too long")?;
+        let mut rows = vec![RouteRow { source: SRC.wwn, target: TGT.wwn, route: forward }];
+        if !config.walk_back {
+            hops.reverse();
+            rows.push(RouteRow { source: TGT.wwn, target: SRC.wwn, route: Route::of(&hops).ok_or("the route is too long")? });
+        }
+        let routing = Routing::new(&rows, config.walk_back).map_err(|e| e.to_string())?;
+        Ok(RelayModel { config, variant, faults, routing })
+    }
+
+    pub fn devices(&self) -> u8 {
+        CORE0 + self.config.cores
+    }
+
+    /// SE's first seq: the text's configured CC, or (hardened) RC's base plus one.
+    fn first_seq(&self) -> Seq {
+        match self.variant {
+            Variant::Faithful => Seq(self.config.cc0),
+            Variant::Hardened => Seq(self.config.rc0 + 1),
+        }
+    }
+
+    fn pair_state(&self) -> PairState {
+        if self.config.setup {
+            PairState::Simplex
+        } else {
+            PairState::Duplex
+        }
+    }
+
+    pub fn initial(&self) -> State {
+        let c = &self.config;
+        let row = PairRow { source: SRC, target: TGT, state: self.pair_state(), id: ID, bitmap: Bitmap::EMPTY };
+        let se = SourceEdge::new(
+            SourceConfig {
+                me: addr(SE),
+                variant: self.variant,
+                faults: self.faults,
+                r_max: c.r_max,
+                first_seq: self.first_seq(),
+                durable: c.durable,
+                region_blocks: 1,
+            },
+            &[row],
+        );
+        let te = TargetEdge::new(
+            TargetConfig { me: addr(TE), variant: self.variant, faults: self.faults, rc0: Seq(c.rc0), durable: c.durable, immediate: false },
+            &[row],
+        );
+        let cores = (0..c.cores)
+            .map(|k| CoreDevice::new(CoreConfig { me: addr(CORE0 + k), batching: c.batching, faults: self.faults }))
+            .collect();
+        let cc_base = se.counters(ID).map_or(0, |x| x.cc.0);
+        State {
+            se,
+            te,
+            cores,
+            net: heapless::Vec::new(),
+            ss: Ss {
+                state: self.pair_state(),
+                issued: 0,
+                outstanding: 0,
+                before: [0; super::config::MAX_WRITES + 1],
+                asked_create: false,
+                asked_duplex: false,
+                bitmap: Bitmap::EMPTY,
+                vol: [0; MAX_BLOCKS],
+            },
+            ts: Ts { state: self.pair_state(), vol: [0; MAX_BLOCKS], inflight: heapless::Vec::new(), errors: c.ts_errors },
+            loss: c.loss,
+            dup: c.dup,
+            ghost: Ghost { cc_base, ..Ghost::default() },
+        }
+    }
+
+    /// Whether `m` is the first of its run of equal entries in flight (equal copies are one
+    /// choice).
+    fn first_of_run(s: &State, m: usize) -> bool {
+        m < s.net.len() && (m == 0 || s.net[m - 1] != s.net[m])
+    }
+
+    /// Whether a copy of held entry `e`, or an answer to it, is anywhere downstream: its timer
+    /// fires only once one of them was lost (the stipulated time exceeds every delay).
+    fn downstream(s: &State, e: &LogEntry<Wid>) -> bool {
+        let same = |x: &LogEntry<Wid>| x.id == e.id && x.seq == e.seq && x.epoch == e.epoch;
+        s.copies().any(same) || s.ts.inflight.iter().any(|t| t.id == e.id && t.seq == e.seq)
+    }
+
+    /// The input `action` feeds the roles in `state`, read off the world; `None` for the
+    /// world's own steps.
+    pub fn input(&self, s: &State, action: &Action) -> Result<Option<Input>, String> {
+        Ok(Some(match *action {
+            Action::Create => Input::Create { source: SRC, target: TGT },
+            Action::AskDuplex => Input::Duplex { source: SRC, target: TGT },
+            // A suspended SS writes locally and records the block in 1211 (data 1211 (0)).
+            Action::Write { .. } if s.ss.state.suspended() => return Ok(None),
+            Action::Write { block } => Input::Write { source: SRC, target: TGT, block, wid: s.ss.issued + 1 },
+            Action::Commit => Input::Commit,
+            Action::Send { i } => Input::Send { i: i.into() },
+            Action::Timer { i } => Input::Timer { i: i.into() },
+            Action::Deliver { m, .. } => {
+                let msg = s.net.get(usize::from(m)).ok_or(format!("nothing in flight at {m}"))?;
+                match msg.to {
+                    SE => Input::ToSe(msg.entry),
+                    TE => Input::ToTe(msg.entry),
+                    d => Input::ToCore { c: d - CORE0, entry: msg.entry },
+                }
+            }
+            Action::Lose { .. } | Action::Duplicate { .. } => return Ok(None),
+            Action::Flush { c } => Input::Flush { c },
+            Action::Reflect => Input::Reflect { id: ID },
+            Action::Answer { k, ok } => {
+                let t = s.ts.inflight.get(usize::from(k)).ok_or(format!("no RIO at TS at {k}"))?;
+                let answer = match (ok, t.rio.kind()) {
+                    (false, _) => TsAnswer::Rejected,
+                    (true, Kind::Resync) => TsAnswer::Dpok(s.ts_bitmap()),
+                    (true, _) => TsAnswer::Ok,
+                };
+                Input::Answer { id: t.id, seq: t.seq, answer }
+            }
+            Action::Crash { d } => Input::Crash { d },
+            Action::Restart { d } => Input::Restart { d },
+        }))
+    }
+
+    /// Feed `action`'s input to the roles of `state`; the world is not touched. Replay on the
+    /// roles calls this.
+    pub fn drive_roles(&self, state: &mut State, action: &Action) -> Result<(), String> {
+        if let Some(input) = self.input(state, action)? {
+            feed(&mut state.se, &mut state.te, &mut state.cores, &self.routing, input)?;
+        }
+        Ok(())
+    }
+
+    fn up(s: &State, d: u8) -> bool {
+        match d {
+            SE => s.se.up,
+            TE => s.te.up,
+            c => s.cores.get(usize::from(c - CORE0)).is_some_and(|x| x.up),
+        }
+    }
+
+    fn may_crash(&self, d: u8) -> bool {
+        match d {
+            SE => self.config.crash_se,
+            TE => self.config.crash_te,
+            _ => self.config.crash_core && d < self.devices(),
+        }
+    }
+
+    /// Whether `action` may be taken in `s` (the world's guards; the roles decide the rest).
+    fn enabled(&self, s: &State, action: &Action) -> bool {
+        let c = &self.config;
+        let room = s.net.len() < usize::from(c.net);
+        match *action {
+            Action::Create => c.setup && s.ss.state == PairState::Simplex && !s.ss.asked_create && s.se.up,
+            Action::AskDuplex => {
+                c.setup
+                    && s.ss.state == PairState::InitialCopying
+                    && !s.ss.asked_duplex
+                    && s.ss.outstanding == 0
+                    && s.ss.issued >= 1
+                    && s.se.up
+            }
+            Action::Write { block } => {
+                block < c.blocks
+                    && s.ss.issued < c.writes
+                    && (s.ss.outstanding.count_ones() as u8) < c.outstanding
+                    && (s.ss.state.copying() || s.ss.state.suspended())
+                    && s.se.up
+            }
+            Action::Commit => !s.se.staged.is_empty() && s.se.up,
+            Action::Send { i } => room && s.se.sendable().any(|j| j == usize::from(i)),
+            Action::Timer { i } => {
+                s.se.timers().any(|j| j == usize::from(i))
+                    && s.se.log.get(usize::from(i)).is_some_and(|h| !Self::downstream(s, &h.entry))
+            }
+            // An entry for a device that is down waits for it (what its crash loses is what it
+            // held, not what was still on the wire).
+            Action::Deliver { m, from, to } => {
+                Self::first_of_run(s, m.into())
+                    && s.net.get(usize::from(m)).is_some_and(|x| x.from == from && x.to == to)
+                    && Self::up(s, to)
+                    && (to < CORE0 || s.cores.get(usize::from(to - CORE0)).is_some_and(|c| !c.buffer.is_full()))
+            }
+            Action::Lose { m } => s.loss > 0 && Self::first_of_run(s, m.into()),
+            Action::Duplicate { m } => s.dup > 0 && room && Self::first_of_run(s, m.into()),
+            Action::Flush { c: k } => s
+                .cores
+                .get(usize::from(k))
+                .is_some_and(|x| x.batch_due() && s.net.len() + x.buffer.len() <= super::config::MAX_NET),
+            Action::Reflect => !s.ts.inflight.is_full() && s.te.reflectable().next().is_some(),
+            Action::Answer { k, ok } => usize::from(k) < s.ts.inflight.len() && (ok || s.ts.errors > 0),
+            Action::Crash { d } => self.may_crash(d) && s.ghost.crashed & (1 << d) == 0 && Self::up(s, d),
+            Action::Restart { d } => d < self.devices() && !Self::up(s, d),
+        }
+    }
+
+    /// Record the entries SE numbered since the last step (note 6.0's `H`).
+    fn record_created(s: &mut State) {
+        for h in s.se.log.iter() {
+            if !h.retained || !h.numbered || !h.entry.kind().sequenced() {
+                continue;
+            }
+            let (block, wid) = match h.entry.body {
+                Body::Wr { block, data, .. } => (block.0 as u8, data),
+                _ => (0, 0),
+            };
+            let kind = h.entry.kind();
+            let known = s.ghost.created.iter().any(|c| c.kind == kind && (kind != Kind::Wr || c.wid == wid));
+            if !known {
+                let _ = s.ghost.created.push(Created { seq: h.entry.seq, kind, block, wid });
+            }
+        }
+    }
+
+    /// SS on SE's answer.
+    fn ss_hears(s: &mut State, reply: SsReply) {
+        match reply {
+            SsReply::Icok => s.ss.state = PairState::InitialCopying,
+            SsReply::Dok => s.ss.state = PairState::Duplex,
+            SsReply::Dpok(b) => {
+                s.ss.bitmap = s.ss.bitmap.union(b);
+                s.ss.state = PairState::DuplexPending;
+            }
+            SsReply::FailureSuspend => s.ss.state = PairState::FailureSuspend,
+            SsReply::Wrok => {}
+        }
+    }
+
+    /// Put an entry a device sent in flight. `None` when the network is full.
+    fn put(s: &mut State, from: u8, visited: u8, t: Transmit<Wid>) -> Option<()> {
+        s.send(Msg { to: device(t.to), from, visited: visited | (1 << from), entry: t.entry }).then_some(())
+    }
+
+    /// An answer TE sent: S5 wants its seq applied.
+    fn te_answers(s: &mut State, t: Option<Transmit<Wid>>) -> Option<()> {
+        let Some(t) = t else { return Some(()) };
+        if !s.applied(t.entry.seq) {
+            s.ghost.early_answer = true;
+        }
+        Self::put(s, TE, 0, t)
+    }
+
+    /// S7: entries that left TE's log since `before` were reflected (or are duplicates of
+    /// reflected ones).
+    fn te_removed(s: &mut State, before: &Te) {
+        for e in before.log.iter() {
+            let still = s.te.log.iter().filter(|x| *x == e).count();
+            let was = before.log.iter().filter(|x| *x == e).count();
+            if still < was && !s.applied(e.seq) {
+                s.ghost.te_dropped = true;
+            }
+        }
+    }
+
+    fn step(&self, s: &mut State, action: Action) -> Option<()> {
+        let input = self.input(s, &action).ok()?;
+        let se_before = s.se.clone();
+        let te_before = s.te.clone();
+        let staged_wid = s.se.staged.first().and_then(|h| match h.entry.body {
+            Body::Wr { data, .. } => Some(data),
+            _ => None,
+        });
+        let out = match input {
+            Some(i) => Some(feed(&mut s.se, &mut s.te, &mut s.cores, &self.routing, i).ok()?),
+            None => None,
+        };
+        match (action, out) {
+            (Action::Create, Some(Output::Control(r))) => {
+                r.ok()?;
+                s.ss.asked_create = true;
+            }
+            (Action::AskDuplex, Some(Output::Control(r))) => {
+                r.ok()?;
+                s.ss.asked_duplex = true;
+            }
+            (Action::Write { block }, Some(Output::Write(r))) => {
+                let wid = s.ss.issued + 1;
+                match r {
+                    Ok(WriteAck::Logged { .. } | WriteAck::Dropped) => s.ghost.acked |= bit(wid),
+                    Ok(WriteAck::Staged) => s.ss.outstanding |= bit(wid),
+                    Err(Refused::State(_)) => {
+                        // SS fails over to failure Suspend and records the write in 1211.
+                        s.ss.state = PairState::FailureSuspend;
+                        s.ss.bitmap.mark(rcopy::relay::Block(block.into()), 1, 1);
+                        s.ghost.acked |= bit(wid);
+                    }
+                    Err(_) => return None,
+                }
+                s.ss.before[usize::from(wid)] = s.ghost.acked & !bit(wid);
+                s.ss.issued = wid;
+                s.ss.vol[usize::from(block)] = wid;
+            }
+            (Action::Write { block }, None) => {
+                let wid = s.ss.issued + 1;
+                s.ss.bitmap.mark(rcopy::relay::Block(block.into()), 1, 1);
+                s.ghost.acked |= bit(wid);
+                s.ss.before[usize::from(wid)] = s.ghost.acked & !bit(wid);
+                s.ss.issued = wid;
+                s.ss.vol[usize::from(block)] = wid;
+            }
+            (Action::Commit, Some(Output::Write(Ok(_)))) => {
+                let wid = staged_wid?;
+                s.ss.outstanding &= !bit(wid);
+                s.ghost.acked |= bit(wid);
+            }
+            (Action::Send { .. }, Some(Output::Sent(sent))) => {
+                if s.se.log.iter().filter(|h| h.retained).count() < se_before.log.iter().filter(|h| h.retained).count() {
+                    // B1: the entry left SE's log as it was sent.
+                    s.ghost.se_dropped = true;
+                }
+                if let Some((_, reply)) = sent.reply {
+                    Self::ss_hears(s, reply);
+                }
+                Self::put(s, SE, 0, sent.transmit)?;
+            }
+            (Action::Timer { .. }, Some(Output::Timer(t))) => {
+                if let Timeout::GaveUp { .. } = t {
+                    s.ghost.gave_up = true;
+                    for h in se_before.log.iter() {
+                        if let Body::Wr { data, .. } = h.entry.body {
+                            if !s.se.log.iter().any(|x| x.entry == h.entry) {
+                                s.ghost.converted |= bit(data);
+                            }
+                        }
+                    }
+                    Self::ss_hears(s, SsReply::FailureSuspend);
+                }
+            }
+            (Action::Deliver { m, .. }, Some(out)) => {
+                let msg = s.net.remove(usize::from(m));
+                if msg.visited & (1 << msg.to) != 0 {
+                    s.ghost.revisited = true;
+                }
+                match out {
+                    Output::AtSe(SourceReceived::Deleted { reply, .. }) => {
+                        // S6: what an answer deleted was applied at TS.
+                        for h in se_before.log.iter() {
+                            if h.retained && !s.se.log.iter().any(|x| x.entry == h.entry) && !s.applied(h.entry.seq) {
+                                s.ghost.se_dropped = true;
+                            }
+                        }
+                        if let Some(r) = reply {
+                            Self::ss_hears(s, r);
+                        }
+                    }
+                    Output::AtSe(_) => {}
+                    Output::AtTe(got, answer) => {
+                        if let TargetReceived::StoredAndAcked(_) = got {
+                            // B2's answer is for an entry not yet applied.
+                        }
+                        Self::te_answers(s, answer)?;
+                        Self::te_removed(s, &te_before);
+                    }
+                    Output::AtCore(CoreStep::Forward(t)) => Self::put(s, msg.to, msg.visited, t)?,
+                    Output::AtCore(_) => {}
+                    _ => return None,
+                }
+            }
+            (Action::Lose { m }, None) => {
+                s.net.remove(usize::from(m));
+                s.loss -= 1;
+            }
+            (Action::Duplicate { m }, None) => {
+                let copy = s.net[usize::from(m)];
+                s.send(copy).then_some(())?;
+                s.dup -= 1;
+            }
+            (Action::Flush { c }, Some(Output::Flushed(ts))) => {
+                for t in ts {
+                    Self::put(s, CORE0 + c, 0, t)?;
+                }
+            }
+            (Action::Reflect, Some(Output::Reflected(r))) => match r {
+                Reflected::ToTs(t) => s.ts.inflight.push(t).ok()?,
+                Reflected::PassedOver { .. } => {}
+            },
+            (Action::Answer { k, ok }, Some(Output::Answered(answer))) => {
+                let t = s.ts.inflight.remove(usize::from(k));
+                if ok {
+                    Self::ts_applies(s, &t);
+                } else {
+                    s.ts.errors -= 1;
+                }
+                Self::te_answers(s, answer)?;
+                Self::te_removed(s, &te_before);
+            }
+            (Action::Crash { d }, Some(Output::Done)) => {
+                s.ghost.crashed |= 1 << d;
+                if d == TE {
+                    // The FC link resets: TS finishes the RIOs the dead TE had sent it (their
+                    // answers are lost) before it takes any from the restarted TE.
+                    let pending = core::mem::take(&mut s.ts.inflight);
+                    for t in pending.iter() {
+                        Self::ts_applies(s, t);
+                    }
+                    s.ghost.unconfirmed = pending.last().map(|t| t.seq);
+                }
+            }
+            (Action::Restart { .. }, Some(Output::Done)) => {}
+            _ => return None,
+        }
+        Self::record_created(s);
+        Some(())
+    }
+
+    /// TS takes TE's RIO (1608, 2106, 2206): the pair state it moves to, the block it writes.
+    fn ts_applies(s: &mut State, t: &rcopy::relay::ToTs<Wid>) {
+        match t.rio {
+            Body::Wr { block, data, .. } => {
+                if let Some(v) = s.ts.vol.get_mut(block.0 as usize) {
+                    *v = data;
+                }
+            }
+            Body::PairCreate => s.ts.state = PairState::InitialCopying,
+            Body::Duplex => s.ts.state = PairState::Duplex,
+            _ => {}
+        }
+        // A re-apply of the RIO whose answer TE's crash lost (the restarted TE sends it again,
+        // the same data to the same block, nothing between) is not a new application.
+        if s.ghost.unconfirmed.take() == Some(t.seq) && s.ghost.applied.last() == Some(&t.seq) {
+            return;
+        }
+        let _ = s.ghost.applied.push(t.seq);
+    }
+}
+
+impl RelayModel {
+    /// The fairness classes: each link's delivery, each timer and process (SE's sender and
+    /// its timers, each core's batch timer, TE's reflection, TS's answer, SS's program, a
+    /// crashed device's restart). Loss, duplication, crashes and host writes are not fair.
+    pub fn fair_classes(&self) -> Vec<String> {
+        let n = self.devices();
+        let mut v: Vec<String> =
+            ["SE sends", "SE timers", "TE reflects", "TS answers", "SS program", "SE commits"].map(String::from).to_vec();
+        v.extend((0..self.config.cores).map(|c| format!("{} batch timer", device_name(CORE0 + c))));
+        v.extend((0..n).map(|d| format!("{} restarts", device_name(d))));
+        for from in 0..n {
+            for to in 0..n {
+                v.push(format!("link {}->{}", device_name(from), device_name(to)));
+            }
+        }
+        v
+    }
+
+    pub fn fair_class(&self, action: &Action) -> Option<usize> {
+        let n = usize::from(self.devices());
+        let cores = usize::from(self.config.cores);
+        match *action {
+            Action::Send { .. } => Some(0),
+            Action::Timer { .. } => Some(1),
+            Action::Reflect => Some(2),
+            Action::Answer { ok: true, .. } => Some(3),
+            Action::Create | Action::AskDuplex => Some(4),
+            Action::Commit => Some(5),
+            Action::Flush { c } => Some(6 + usize::from(c)),
+            Action::Restart { d } => Some(6 + cores + usize::from(d)),
+            Action::Deliver { from, to, .. } => Some(6 + cores + n + usize::from(from) * n + usize::from(to)),
+            Action::Answer { ok: false, .. } | Action::Write { .. } | Action::Lose { .. } | Action::Duplicate { .. } | Action::Crash { .. } => None,
+        }
+    }
+}
+
+impl State {
+    /// TS's bitmap 1213 (no target writes in these worlds).
+    pub fn ts_bitmap(&self) -> Bitmap {
+        Bitmap::EMPTY
+    }
+}
+
+impl Model for RelayModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.initial()]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let c = &self.config;
+        let mut cands: Vec<Action> = vec![Action::Create, Action::AskDuplex, Action::Commit, Action::Reflect];
+        cands.extend((0..c.blocks).map(|block| Action::Write { block }));
+        for i in 0..s.se.log.len() as u8 {
+            cands.push(Action::Send { i });
+            cands.push(Action::Timer { i });
+        }
+        for (m, x) in s.net.iter().enumerate() {
+            let m = m as u8;
+            cands.extend([Action::Deliver { m, from: x.from, to: x.to }, Action::Lose { m }, Action::Duplicate { m }]);
+        }
+        cands.extend((0..c.cores).map(|c| Action::Flush { c }));
+        for k in 0..s.ts.inflight.len() as u8 {
+            cands.extend([Action::Answer { k, ok: true }, Action::Answer { k, ok: false }]);
+        }
+        for d in 0..self.devices() {
+            cands.extend([Action::Crash { d }, Action::Restart { d }]);
+        }
+        actions.extend(cands.into_iter().filter(|a| self.enabled(s, a)));
+    }
+
+    fn next_state(&self, s: &State, action: Action) -> Option<State> {
+        if !self.enabled(s, &action) {
+            return None;
+        }
+        let mut next = s.clone();
+        self.step(&mut next, action)?;
+        Some(next)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        super::properties::all()
+    }
+}

@@ -1,0 +1,171 @@
+//! The properties of note section 6 that this world judges so far: S1-S6 and S8-S10
+//! (`always`), L1 and L2 as obligations. S7, S11-S15, L3-L7 join with the worlds and faults
+//! that can break them (a property no check shows failing is not listed). Each reads the roles,
+//! TS and the ghost; none decides what a role decides.
+
+use super::model::{RelayModel, ID};
+use super::state::{bit, State, Wid};
+use crate::protocol::Obligation;
+use rcopy::relay::{Body, Kind, PairState, Seq};
+use stateright::Property;
+
+pub const S1: &str = "S1 unique, dense sequencing";
+pub const S2: &str = "S2 dependent-write order";
+pub const S3: &str = "S3 in-order, gap-free, at-most-once reflection";
+pub const S4: &str = "S4 prefix image";
+pub const S5: &str = "S5 an answer implies applied";
+pub const S6: &str = "S6 SE deletes only what was applied";
+pub const S8: &str = "S8 no acknowledged write forgotten";
+pub const S9: &str = "S9 counter coherence";
+pub const S10: &str = "S10 pair-state chain";
+pub const L1: &str = "L1 every write reflected and cleaned up";
+pub const L2: &str = "L2 quiescence";
+
+/// Every `always` property, in the order the verdict table shows them.
+pub fn all() -> Vec<Property<RelayModel>> {
+    vec![
+        Property::always(S1, |_, s: &State| s1(s)),
+        Property::always(S2, |_, s: &State| s2(s)),
+        Property::always(S3, |_, s: &State| s3(s)),
+        Property::always(S4, |_, s: &State| s4(s)),
+        Property::always(S5, |_, s: &State| !s.ghost.early_answer),
+        Property::always(S6, |_, s: &State| !s.ghost.se_dropped),
+        Property::always(S8, |_, s: &State| s8(s)),
+        Property::always(S9, |_, s: &State| s9(s)),
+        Property::always(S10, |_, s: &State| s10(s)),
+    ]
+}
+
+/// Liveness as obligations (under the fairness of `RelayModel`'s classes).
+pub fn obligations() -> Vec<Obligation<RelayModel>> {
+    vec![
+        Obligation { name: L1, pending: |_, s: &State| l1(s) },
+        Obligation { name: L2, pending: |_, s: &State| l2(s) },
+    ]
+}
+
+/// Every property name, safety first, then liveness.
+pub fn names() -> Vec<&'static str> {
+    vec![S1, S2, S3, S4, S5, S6, S8, S9, S10, L1, L2]
+}
+
+/// The areas a property belongs to.
+pub fn tags(name: &str) -> &'static [&'static str] {
+    match name.split(' ').next().unwrap_or("") {
+        "S1" | "S2" | "S3" | "S4" => &["order"],
+        "S5" | "S6" | "S7" | "S9" => &["ack"],
+        "S8" => &["durability"],
+        "S10" => &["lifecycle"],
+        "L1" | "L2" => &["progress"],
+        _ => &[],
+    }
+}
+
+/// Every copy of write `wid` anywhere (SE's log, in flight, in a core, in TE's log, at TS).
+fn write_copies(s: &State) -> impl Iterator<Item = (Wid, Seq)> + '_ {
+    let of = |e: &rcopy::relay::LogEntry<Wid>| match e.body {
+        Body::Wr { data, .. } => Some((data, e.seq)),
+        _ => None,
+    };
+    s.se
+        .log
+        .iter()
+        .filter(|h| h.numbered)
+        .filter_map(move |h| of(&h.entry))
+        .chain(s.copies().filter_map(of))
+        .chain(s.ts.inflight.iter().filter_map(|t| match t.rio {
+            Body::Wr { data, .. } => Some((data, t.seq)),
+            _ => None,
+        }))
+}
+
+/// S1: the created entries have distinct seqs, and every copy of a write carries the seq it
+/// was created with (a resend is the same entry).
+fn s1(s: &State) -> bool {
+    let c = &s.ghost.created;
+    let distinct = c.iter().enumerate().all(|(i, a)| c[..i].iter().all(|b| b.seq != a.seq));
+    distinct && write_copies(s).all(|(wid, seq)| s.created_write(wid).is_none_or(|c| c.seq == seq))
+}
+
+/// S2: a write the host was told of before it issued another has the lower seq.
+fn s2(s: &State) -> bool {
+    s.ghost.created.iter().filter(|b| b.kind == Kind::Wr).all(|b| {
+        let before = s.ss.before[usize::from(b.wid)];
+        s.ghost.created.iter().filter(|a| a.kind == Kind::Wr && before & bit(a.wid) != 0).all(|a| a.seq < b.seq)
+    })
+}
+
+/// S3: what TS applied is a prefix of what SE created, in order.
+fn s3(s: &State) -> bool {
+    let a = &s.ghost.applied;
+    a.len() <= s.ghost.created.len() && a.iter().zip(s.ghost.created.iter()).all(|(x, c)| *x == c.seq)
+}
+
+/// S4: TS's volume is the image of the first writes SE created, as many as TS applied.
+fn s4(s: &State) -> bool {
+    let mut img = [0 as Wid; super::config::MAX_BLOCKS];
+    for c in s.ghost.created.iter().take(s.ghost.applied.len()) {
+        if c.kind == Kind::Wr {
+            if let Some(v) = img.get_mut(usize::from(c.block)) {
+                *v = c.wid;
+            }
+        }
+    }
+    img == s.ts.vol
+}
+
+/// S8: the last acknowledged write of every block is applied, held by SE, or marked in 727
+/// or 1211.
+fn s8(s: &State) -> bool {
+    let marked = s.se.pairs[0].bitmap.union(s.ss.bitmap);
+    (0..s.ss.vol.len()).all(|b| {
+        let w = s.ss.vol[b];
+        if w == 0 || s.ghost.acked & bit(w) == 0 {
+            return true;
+        }
+        let applied = s.created_write(w).is_some_and(|c| s.applied(c.seq) && s.ts.vol[b] == w);
+        let held = s.se.log.iter().chain(s.se.staged.iter()).any(|h| matches!(h.entry.body, Body::Wr { data, .. } if data == w));
+        applied || held || marked.marked(b as u32)
+    })
+}
+
+/// S9: CC - DC = the entries SE holds (numbered), and SE deleted no more than TS applied.
+fn s9(s: &State) -> bool {
+    let Some(c) = s.se.counters(ID) else { return true };
+    let held = s.se.log.iter().filter(|h| h.retained && h.numbered).count() as u32;
+    let created = c.cc.0.wrapping_sub(s.ghost.cc_base);
+    let coherent = created.wrapping_sub(c.dc) == held;
+    let converted = s.ghost.converted.count_ones();
+    coherent && c.dc <= s.ghost.applied.len() as u32 + converted
+}
+
+/// S10: SS <= SE <= TE <= TS in the chain X < IC < D, and nobody in D before everything
+/// numbered ahead of the Duplex transition is applied.
+fn s10(s: &State) -> bool {
+    let ranks = [s.ss.state.rank(), s.se.pairs[0].state.rank(), s.te.pairs[0].row.state.rank(), s.ts.state.rank()];
+    let chain = ranks.windows(2).all(|w| match (w[0], w[1]) {
+        (Some(a), Some(b)) => a <= b,
+        _ => true,
+    });
+    let duplex = s.ghost.created.iter().find(|c| c.kind == Kind::Duplex).map(|c| c.seq);
+    let anyone_d = [s.ss.state, s.se.pairs[0].state, s.te.pairs[0].row.state, s.ts.state].contains(&PairState::Duplex);
+    let complete = match duplex {
+        Some(d) => s.ghost.created.iter().filter(|c| c.seq < d).all(|c| s.applied(c.seq)),
+        None => true,
+    };
+    chain && (!anyone_d || complete)
+}
+
+/// L1 pending: a write SE created is not yet applied, SE or TE still holds a write, or the
+/// pair was given up (there is no permanent failure in these worlds).
+fn l1(s: &State) -> bool {
+    let unapplied = s.ghost.created.iter().any(|c| c.kind == Kind::Wr && !s.applied(c.seq));
+    let se_holds = s.se.log.iter().any(|h| h.retained && h.entry.kind() == Kind::Wr);
+    let te_holds = s.te.log.iter().any(|e| e.kind() == Kind::Wr);
+    unapplied || se_holds || te_holds || s.ghost.gave_up
+}
+
+/// L2 pending: anything is in a log, a core's buffer or the network.
+fn l2(s: &State) -> bool {
+    !s.se.log.is_empty() || !s.te.log.is_empty() || !s.net.is_empty() || s.cores.iter().any(|c| !c.buffer.is_empty())
+}

@@ -1,0 +1,298 @@
+//! The relay protocol as the engine sees it: one [`Protocol`] implementation, and the
+//! narration of its steps.
+
+use super::checks;
+use super::config::{self, Config};
+use super::model::{device_name, Action, RelayModel};
+use super::properties;
+use super::state::{State, CORE0};
+use crate::protocol::{Check, Event, Fairness, FaultInfo, Field, Gap, NamedConfig, Obligation, PropertyInfo, Protocol, Tier};
+use rcopy::relay::{Body, Fault, LogEntry, Variant};
+
+/// Seed 001: log entries relayed hop by hop through a remote copy network.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Relay;
+
+/// The action classes, for coverage, in the order [`Relay::action_class`] numbers them.
+const CLASSES: &[&str] = &[
+    "create", "duplex", "write", "commit", "send", "timer", "deliver", "lose", "duplicate", "flush", "reflect", "answer",
+    "crash", "restart",
+];
+
+impl Protocol for Relay {
+    type Config = Config;
+    type State = State;
+    type Action = Action;
+    type Model = RelayModel;
+
+    fn name(&self) -> &'static str {
+        "relay"
+    }
+
+    fn about(&self) -> &'static str {
+        "seed 001: log entries relayed hop by hop through a remote copy network, acked end to end, resent, given up"
+    }
+
+    fn configs(&self) -> &'static [NamedConfig] {
+        config::NAMED
+    }
+
+    fn config_fields(&self) -> &'static [Field] {
+        config::FIELDS
+    }
+
+    fn variants(&self) -> &'static [&'static str] {
+        &["faithful", "hardened"]
+    }
+
+    fn modes(&self) -> &'static [(&'static str, &'static str)] {
+        &[(checks::MODE, "loss, duplication and crashes may strike in any state; none is fair")]
+    }
+
+    fn faults(&self) -> Vec<FaultInfo> {
+        checks::MODELLED
+            .iter()
+            .map(|&f| {
+                let (breaks, why) = checks::targets(f);
+                FaultInfo { name: f.name(), why, breaks }
+            })
+            .collect()
+    }
+
+    fn properties(&self) -> Vec<PropertyInfo> {
+        crate::protocol::property_infos(properties::all(), properties::obligations(), properties::tags)
+    }
+
+    fn obligations(&self, _model: &RelayModel) -> Vec<Obligation<RelayModel>> {
+        properties::obligations()
+    }
+
+    fn model(&self, config: &Config, variant: &str, faults: &[String], mode: &str) -> Result<RelayModel, String> {
+        let variant =
+            Variant::from_name(variant).ok_or(format!("unknown variant `{variant}` (valid: faithful, hardened)"))?;
+        crate::protocol::known_mode(mode, &[checks::MODE])?;
+        let set = crate::protocol::fault_set::<Fault>(faults)?;
+        if let Some(f) = Fault::in_set(set).into_iter().find(|f| !checks::MODELLED.contains(f)) {
+            let valid: Vec<&str> = checks::MODELLED.iter().map(|f| f.name()).collect();
+            return Err(format!(
+                "fault `{}` is not reached by the relay model yet (its world is still to come); modelled: {}",
+                f.name(),
+                valid.join(", ")
+            ));
+        }
+        RelayModel::new(config.clone(), variant, set)
+    }
+
+    fn checks(&self, tier: Tier) -> Vec<Check> {
+        checks::checks(tier)
+    }
+
+    fn gaps(&self) -> Vec<Gap> {
+        let mode = checks::MODE;
+        vec![
+            Gap {
+                name: "F1",
+                tier: Tier::Tiny,
+                check: format!("relay/tiny/faithful/{mode}"),
+                property: properties::L1,
+                why: "no re-ack of a reflected entry: after a lost WROK the resend waits in TE's log forever",
+            },
+            Gap {
+                name: "F2",
+                tier: Tier::Tiny,
+                check: format!("relay/tiny/faithful/{mode}"),
+                property: properties::L2,
+                why: "duplicates are stored and never removed: TE's log never empties",
+            },
+            Gap {
+                name: "F3",
+                tier: Tier::Tiny,
+                check: format!("relay/fig16{{cc0=0}}/faithful/{mode}"),
+                property: properties::S3,
+                why: "the counter bases are not given: with both at 0, seq 0 is never selected and seq 1 is applied first",
+            },
+            Gap {
+                name: "F4",
+                tier: Tier::Tiny,
+                check: format!("relay/fig10-11/faithful/{mode}"),
+                property: properties::S10,
+                why: "control entries are not gated: the Duplex transition overtakes the copy's write and TS reaches D without it",
+            },
+            Gap {
+                name: "F8",
+                tier: Tier::Tiny,
+                check: format!("relay/crash{{durable=false}}/faithful/{mode}"),
+                property: properties::S8,
+                why: "SE's memory may be volatile: its crash loses an acknowledged write and every record of it",
+            },
+        ]
+    }
+
+    fn bench(&self) -> Vec<Check> {
+        checks::bench()
+    }
+
+    fn action_classes(&self) -> &'static [&'static str] {
+        CLASSES
+    }
+
+    fn action_class(&self, action: &Action) -> usize {
+        match action {
+            Action::Create => 0,
+            Action::AskDuplex => 1,
+            Action::Write { .. } => 2,
+            Action::Commit => 3,
+            Action::Send { .. } => 4,
+            Action::Timer { .. } => 5,
+            Action::Deliver { .. } => 6,
+            Action::Lose { .. } => 7,
+            Action::Duplicate { .. } => 8,
+            Action::Flush { .. } => 9,
+            Action::Reflect => 10,
+            Action::Answer { .. } => 11,
+            Action::Crash { .. } => 12,
+            Action::Restart { .. } => 13,
+        }
+    }
+
+    fn must_fire(&self, model: &RelayModel) -> Vec<&'static str> {
+        checks::must_fire(&model.config)
+    }
+
+    fn fair_classes(&self, model: &RelayModel) -> Vec<(String, Fairness)> {
+        model.fair_classes().into_iter().map(|c| (c, Fairness::Weak)).collect()
+    }
+
+    fn fair_class(&self, model: &RelayModel, action: &Action) -> Option<usize> {
+        model.fair_class(action)
+    }
+
+    fn participants(&self, model: &RelayModel) -> Vec<String> {
+        let mut v = vec!["SS".to_string(), "SE".to_string()];
+        v.extend((0..model.config.cores).map(|c| device_name(CORE0 + c)));
+        v.extend(["TE".to_string(), "TS".to_string()]);
+        v
+    }
+
+    fn narrate(&self, _model: &RelayModel, before: &State, action: &Action, after: &State) -> Event {
+        narrate(before, action, after)
+    }
+
+    fn summary(&self, _model: &RelayModel, s: &State) -> Vec<String> {
+        summary(s)
+    }
+
+    fn drive_roles(&self, model: &RelayModel, state: &mut State, action: &Action) -> Result<(), String> {
+        model.drive_roles(state, action)
+    }
+
+    fn roles_differ(&self, recorded: &State, replayed: &State) -> Option<String> {
+        if recorded.se != replayed.se {
+            Some("SE differs from the recorded one".into())
+        } else if recorded.te != replayed.te {
+            Some("TE differs from the recorded one".into())
+        } else if recorded.cores != replayed.cores {
+            Some("a core differs from the recorded one".into())
+        } else {
+            None
+        }
+    }
+}
+
+/// An entry as a trace shows it: `WR#2(w1@b0)`, `WROK#2`.
+pub fn entry(e: &LogEntry<u8>) -> String {
+    let epoch = if e.epoch.0 > 0 { format!("e{}", e.epoch.0) } else { String::new() };
+    match e.body {
+        Body::Wr { block, data, .. } => format!("WR#{}{epoch}(w{data}@b{})", e.seq.0, block.0),
+        _ => format!("{}#{}{epoch}", e.kind().short(), e.seq.0),
+    }
+}
+
+/// What `action` looks like. Total on any states (they may come from a hand-edited trace).
+pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
+    match *action {
+        Action::Create => Event::arrow("SS", "SE", "RIO(pair creation)"),
+        Action::AskDuplex => Event::arrow("SS", "SE", "RIO(Duplex transition)"),
+        Action::Write { block } => {
+            let wid = before.ss.issued.saturating_add(1);
+            let acked = after.ghost.acked & (1u8 << wid.min(7)) != 0 && after.ss.outstanding == before.ss.outstanding;
+            if before.ss.state.suspended() {
+                Event::note("SS", format!("w{wid}@b{block} written locally, marked in 1211"))
+            } else {
+                Event::arrow("SS", "SE", format!("RIO(WR) w{wid}@b{block}{}", if acked { "; SE answers WROK" } else { "" }))
+            }
+        }
+        Action::Commit => Event::note("SE", "stores the staged write with the CC it read (B8)"),
+        Action::Send { i } => match sent(before, after) {
+            Some(m) => {
+                let again = before.se.log.get(usize::from(i)).is_some_and(|h| h.sent);
+                Event::arrow("SE", device_name(m.to), format!("{}{}", entry(&m.entry), if again { " (again)" } else { "" }))
+            }
+            None => Event::note("SE", format!("sends entry {i}")),
+        },
+        Action::Timer { i } => match before.se.log.get(usize::from(i)) {
+            Some(h) => {
+                let gave_up = after.ghost.gave_up && !before.ghost.gave_up;
+                Event::note("SE", format!("timer of {}: {}", entry(&h.entry), if gave_up { "gives the pair up (727)" } else { "resend" }))
+            }
+            None => Event::note("SE", "a timer fires"),
+        },
+        Action::Deliver { m, from, to } => match before.net.get(usize::from(m)) {
+            Some(x) => Event::arrow(device_name(from), device_name(to), format!("{} arrives", entry(&x.entry))),
+            None => Event::note("network", "delivers"),
+        },
+        Action::Lose { m } => match before.net.get(usize::from(m)) {
+            Some(x) => Event::note("network", format!("loses {} ({}->{})", entry(&x.entry), device_name(x.from), device_name(x.to))),
+            None => Event::note("network", "loses an entry"),
+        },
+        Action::Duplicate { m } => match before.net.get(usize::from(m)) {
+            Some(x) => Event::note("network", format!("duplicates {}", entry(&x.entry))),
+            None => Event::note("network", "duplicates an entry"),
+        },
+        Action::Flush { c } => Event::note(device_name(CORE0 + c), "batch timer: sends its buffer"),
+        Action::Reflect => match after.ts.inflight.last() {
+            Some(t) if after.ts.inflight.len() > before.ts.inflight.len() => {
+                Event::arrow("TE", "TS", format!("RIO #{} {}", t.seq.0, t.rio.kind().short()))
+            }
+            _ => Event::note("TE", "passes an entry over"),
+        },
+        Action::Answer { k, ok } => match before.ts.inflight.get(usize::from(k)) {
+            Some(t) => Event::arrow("TS", "TE", format!("{} #{}", if ok { "RIO(WROK)" } else { "error" }, t.seq.0)),
+            None => Event::note("TS", "answers"),
+        },
+        Action::Crash { d } => Event::note(device_name(d), "crashes"),
+        Action::Restart { d } => Event::note(device_name(d), "restarts"),
+    }
+}
+
+/// The entry a step put in flight (the first one in `after` that `before` had fewer of).
+fn sent<'a>(before: &State, after: &'a State) -> Option<&'a super::state::Msg> {
+    after.net.iter().find(|m| after.net.iter().filter(|x| x == m).count() > before.net.iter().filter(|x| x == m).count())
+}
+
+/// A few lines on what each role holds.
+pub fn summary(s: &State) -> Vec<String> {
+    let list = |v: Vec<String>| if v.is_empty() { "-".to_string() } else { v.join(" ") };
+    let se_c = s.se.counters(super::model::ID);
+    let te_c = s.te.counters(super::model::ID);
+    vec![
+        format!(
+            "SE {} {:?} CC {} DC {} log {}",
+            if s.se.up { "up" } else { "down" },
+            s.se.pairs[0].state,
+            se_c.map_or(0, |c| c.cc.0),
+            se_c.map_or(0, |c| c.dc),
+            list(s.se.log.iter().map(|h| entry(&h.entry)).collect())
+        ),
+        format!(
+            "TE {} {:?} RC {} log {}",
+            if s.te.up { "up" } else { "down" },
+            s.te.pairs[0].row.state,
+            te_c.map_or(0, |c| c.rc.0),
+            list(s.te.log.iter().map(entry).collect())
+        ),
+        format!("net {}", list(s.net.iter().map(|m| format!("{}->{}:{}", device_name(m.from), device_name(m.to), entry(&m.entry))).collect())),
+        format!("TS {:?} vol {:?} applied {:?}", s.ts.state, s.ts.vol, s.ghost.applied.iter().map(|q| q.0).collect::<Vec<_>>()),
+        format!("SS {:?} vol {:?} 1211 {:?}", s.ss.state, s.ss.vol, s.ss.bitmap),
+    ]
+}

@@ -1,0 +1,156 @@
+//! A state of the relay world: SE, TE and the cores (the production roles), the network as a
+//! sorted multiset of entries in flight, SS and TS as the environment, the budgets, and the
+//! ghost history of note 6.0.
+
+use super::config::{MAX_BLOCKS, MAX_CORES, MAX_NET, MAX_WRITES};
+use rcopy::relay::{Bitmap, CoreDevice, Kind, LogEntry, PairState, Seq, SourceEdge, TargetEdge, ToTs};
+use serde::{Deserialize, Serialize};
+
+/// A write's id, which is also the value it writes (0: never written).
+pub type Wid = u8;
+
+/// Entries in an edge's log area (the model's bound).
+pub const LOG: usize = 4;
+/// Entries in a core's batch buffer: more than can be downstream of SE at once (its log, a
+/// duplicate, the answers), so that the buffer never overflows into a loss beyond the budget.
+pub const BUF: usize = 8;
+
+pub type Se = SourceEdge<Wid, LOG>;
+pub type Te = TargetEdge<Wid, LOG>;
+pub type Core = CoreDevice<Wid, BUF>;
+
+/// The devices: SE, TE, then the cores.
+pub const SE: u8 = 0;
+pub const TE: u8 = 1;
+pub const CORE0: u8 = 2;
+
+/// A log entry in flight from device `from` to device `to`; `visited` has a bit for each
+/// device it passed (S15).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+pub struct Msg {
+    pub to: u8,
+    pub from: u8,
+    pub visited: u8,
+    pub entry: LogEntry<Wid>,
+}
+
+/// External storage SS and its host (the environment, note 4.11).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Ss {
+    /// SS's pair state.
+    pub state: PairState,
+    /// Host writes issued so far (the next is `issued + 1`).
+    pub issued: u8,
+    /// Writes waiting for RIO(WROK) (bit `wid`).
+    pub outstanding: u8,
+    /// For each write, the writes SS's host had been told of when it issued it (S2).
+    pub before: [u8; MAX_WRITES + 1],
+    /// SS asked for the pair's creation / the Duplex transition.
+    pub asked_create: bool,
+    pub asked_duplex: bool,
+    /// 1211: writes SS made while suspended.
+    pub bitmap: Bitmap,
+    /// The source volume: the write last stored at each block.
+    pub vol: [Wid; MAX_BLOCKS],
+}
+
+/// External storage TS.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Ts {
+    pub state: PairState,
+    pub vol: [Wid; MAX_BLOCKS],
+    /// RIOs TE sent and TS has not answered (one, except under B10).
+    pub inflight: heapless::Vec<ToTs<Wid>, 2>,
+    /// Transient errors TS may still answer with.
+    pub errors: u8,
+}
+
+/// A log entry SE created, in numbering order (note 6.0's `H`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Created {
+    pub seq: Seq,
+    pub kind: Kind,
+    /// For a write: its block and id.
+    pub block: u8,
+    pub wid: Wid,
+}
+
+/// The ghost history the properties read.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub struct Ghost {
+    pub created: heapless::Vec<Created, 8>,
+    /// Seqs whose RIO TS applied, in order (the re-apply of the one TE's crash left
+    /// unconfirmed, the same write again, is not listed twice).
+    pub applied: heapless::Vec<Seq, 8>,
+    /// Writes SE answered RIO(WROK) (bit `wid`).
+    pub acked: u8,
+    /// Writes SE converted into 727 at a give-up.
+    pub converted: u8,
+    /// S5: TE sent an answer for a seq not applied.
+    pub early_answer: bool,
+    /// S6: SE removed an entry without its answer or a conversion.
+    pub se_dropped: bool,
+    /// S7: TE removed an entry it had not reflected (nor recognised as a duplicate).
+    pub te_dropped: bool,
+    /// S15: an entry came to a device it had passed.
+    pub revisited: bool,
+    /// Devices that crashed (each crashes once).
+    pub crashed: u8,
+    /// SE's CC when the run began (S9).
+    pub cc_base: u32,
+    /// SE gave the pair up.
+    pub gave_up: bool,
+    /// The seq TS applied last when TE crashed (its answer lost): the restarted TE may send it
+    /// again, once.
+    pub unconfirmed: Option<Seq>,
+}
+
+/// A state of the world.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub se: Se,
+    pub te: Te,
+    pub cores: heapless::Vec<Core, MAX_CORES>,
+    /// In flight, sorted (a multiset).
+    pub net: heapless::Vec<Msg, MAX_NET>,
+    pub ss: Ss,
+    pub ts: Ts,
+    /// What the network may still lose and duplicate.
+    pub loss: u8,
+    pub dup: u8,
+    pub ghost: Ghost,
+}
+
+impl State {
+    /// Put `m` in flight, keeping the multiset sorted. `false` when the network is full.
+    pub fn send(&mut self, m: Msg) -> bool {
+        let at = self.net.iter().position(|x| *x > m).unwrap_or(self.net.len());
+        self.net.insert(at, m).is_ok()
+    }
+
+    /// Every copy of a log entry in the world outside SE's log: in flight, in a core's buffer,
+    /// in TE's log, at TS.
+    pub fn copies(&self) -> impl Iterator<Item = &LogEntry<Wid>> + '_ {
+        self.net
+            .iter()
+            .map(|m| &m.entry)
+            .chain(self.cores.iter().flat_map(|c| c.buffer.iter()))
+            .chain(self.te.log.iter())
+    }
+
+    /// The created write `wid`, if numbered.
+    pub fn created_write(&self, wid: Wid) -> Option<&Created> {
+        self.ghost.created.iter().find(|c| c.kind == Kind::Wr && c.wid == wid)
+    }
+
+    /// Whether `seq` was applied at TS.
+    pub fn applied(&self, seq: Seq) -> bool {
+        self.ghost.applied.contains(&seq)
+    }
+}
+
+/// Bit `wid` of a write set.
+pub fn bit(wid: Wid) -> u8 {
+    debug_assert!(usize::from(wid) <= MAX_WRITES && wid < 8);
+    1u8 << wid
+}
