@@ -168,11 +168,19 @@ impl RelayModel {
         m < s.net.len() && (m == 0 || s.net[m - 1] != s.net[m])
     }
 
-    /// Whether a copy of held entry `e`, or an answer to it, is anywhere downstream: its timer
-    /// fires only once one of them was lost (the stipulated time exceeds every delay).
+    /// Whether a copy of held entry `e`, or an answer to it, is on its way: in flight, in a
+    /// core's buffer, waiting in TE's log for its turn (seq above RC), or at TS. Its timer
+    /// fires only when none is: the stipulated time exceeds every delay, so a timer fires only
+    /// for what was lost or what TE will never answer (a copy at or below RC that the text's
+    /// TE keeps without answering, F1).
     fn downstream(s: &State, e: &LogEntry<Wid>) -> bool {
         let same = |x: &LogEntry<Wid>| x.id == e.id && x.seq == e.seq && x.epoch == e.epoch;
-        s.copies().any(same) || s.ts.inflight.iter().any(|t| t.id == e.id && t.seq == e.seq)
+        let rc = s.te.counters(e.id).map(|c| c.rc);
+        let waiting = |x: &&LogEntry<Wid>| same(x) && rc.is_none_or(|rc| x.seq > rc);
+        s.net.iter().any(|m| same(&m.entry))
+            || s.cores.iter().any(|c| c.buffer.iter().any(same))
+            || s.te.log.iter().any(|x| waiting(&x))
+            || s.ts.inflight.iter().any(|t| t.id == e.id && t.seq == e.seq)
     }
 
     /// The input `action` feeds the roles in `state`, read off the world; `None` for the

@@ -7,7 +7,7 @@ use super::model::{device_name, Action, RelayModel};
 use super::properties;
 use super::state::{State, CORE0};
 use crate::protocol::{Check, Event, Fairness, FaultInfo, Field, Gap, NamedConfig, Obligation, PropertyInfo, Protocol, Tier};
-use rcopy::relay::{Body, Fault, LogEntry, Variant};
+use rcopy::relay::{Body, Fault, Kind, LogEntry, Variant};
 
 /// Seed 001: log entries relayed hop by hop through a remote copy network.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,9 +93,9 @@ impl Protocol for Relay {
             Gap {
                 name: "F1",
                 tier: Tier::Tiny,
-                check: format!("relay/tiny/faithful/{mode}"),
+                check: format!("relay/tiny{{dup=0}}/faithful/{mode}"),
                 property: properties::L1,
-                why: "no re-ack of a reflected entry: after a lost WROK the resend waits in TE's log forever",
+                why: "no re-ack of a reflected entry: after a lost WROK every resend waits in TE's log unanswered, and SE gives the pair up",
             },
             Gap {
                 name: "F2",
@@ -257,7 +257,16 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             _ => Event::note("TE", "passes an entry over"),
         },
         Action::Answer { k, ok } => match before.ts.inflight.get(usize::from(k)) {
-            Some(t) => Event::arrow("TS", "TE", format!("{} #{}", if ok { "RIO(WROK)" } else { "error" }, t.seq.0)),
+            Some(t) => {
+                let answer = match (ok, t.rio.kind()) {
+                    (false, _) => "error",
+                    (true, Kind::PairCreate) => "RIO(ICOK)",
+                    (true, Kind::Duplex) => "RIO(DOK)",
+                    (true, Kind::Resync) => "RIO(DPOK)",
+                    (true, _) => "RIO(WROK)",
+                };
+                Event::arrow("TS", "TE", format!("{answer} #{}", t.seq.0))
+            }
             None => Event::note("TS", "answers"),
         },
         Action::Crash { d } => Event::note(device_name(d), "crashes"),
