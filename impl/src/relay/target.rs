@@ -65,6 +65,8 @@ pub enum Failover {
 pub struct TargetPair {
     pub row: PairRow,
     pub failover: Failover,
+    /// Immediate mode: the leftovers were read out and applied (l. 510).
+    pub leftovers_taken: bool,
 }
 
 /// An RIO TE sends TS (2005, 2105, 2205, 1205, 1310).
@@ -162,7 +164,7 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
             }
         }
         let rows: heapless::Vec<TargetPair, MAX_PAIRS> =
-            pairs.iter().map(|row| TargetPair { row: *row, failover: Failover::Idle }).collect();
+            pairs.iter().map(|row| TargetPair { row: *row, failover: Failover::Idle, leftovers_taken: false }).collect();
         assert!(rows.len() == pairs.len(), "more than {MAX_PAIRS} pairs at one edge");
         TargetEdge { config, pairs: rows, oa, log: heapless::Vec::new(), up: true }
     }
@@ -532,6 +534,18 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         out
     }
 
+    /// 1312: whether the target host may restart its application on pair `p`'s volume: once
+    /// 1310 is done and, in immediate mode, once the leftovers are applied (hardened: they must
+    /// not land over the application's writes; the text restarts first, and so does B18).
+    pub fn app_may_restart(&self, p: u8) -> bool {
+        let Some(pair) = self.pairs.get(usize::from(p)) else { return false };
+        if pair.failover != Failover::Done {
+            return false;
+        }
+        let first = self.config.immediate && self.hardened() && !self.fault(Fault::B18);
+        !first || pair.leftovers_taken
+    }
+
     /// The read-out applied (l. 510): the leftovers of pair `p` leave the log, and RC counts
     /// them as reflected. Only once the pair is fenced (1310 done).
     pub fn take_leftovers(&mut self, p: u8) -> Result<heapless::Vec<LogEntry<D>, LOG>, TargetNotNow> {
@@ -539,6 +553,9 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
             return Err(TargetNotNow::State(p));
         }
         let out = self.leftovers(p);
+        if let Some(x) = self.pairs.get_mut(usize::from(p)) {
+            x.leftovers_taken = true;
+        }
         for e in &out {
             self.remove(e);
             if let Some(c) = self.counters_mut(e.id) {

@@ -4,7 +4,7 @@
 //! checks too.
 
 use super::config::Config;
-use super::properties::{names, L1, L2, S1, S10, S2, S3, S4, S5, S6, S8, S9};
+use super::properties::{names, L1, L2, L4, S1, S10, S11, S12, S2, S3, S4, S5, S6, S8, S9};
 use crate::protocol::{Check, Expect, Tier};
 use rcopy::relay::{Fault, Variant};
 
@@ -25,6 +25,10 @@ pub const MODELLED: &[Fault] = &[
     Fault::B10,
     Fault::B11,
     Fault::B12,
+    Fault::B13,
+    Fault::B14,
+    Fault::B18,
+    Fault::B19,
     Fault::B21,
     Fault::B22,
     Fault::B23,
@@ -33,6 +37,7 @@ pub const MODELLED: &[Fault] = &[
     Fault::B27,
     Fault::B29,
     Fault::B32,
+    Fault::B33,
 ];
 
 /// The properties a seeded fault must break (the first is its headline), and why.
@@ -49,6 +54,11 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B10 => (&[S3, S4], "two RIOs of one ID at TS at once, answered in either order"),
         Fault::B11 => (&[S2], "SE answers WROK before numbering: the host's later write gets the lower seq"),
         Fault::B12 => (&[S3, S10, L1], "the Duplex transition passes the gate before the initial copy's write: D early, RC skips"),
+        Fault::B13 => (&[S12], "TE fences on the LE(SOK) as it comes: a write SE pushed out behind it is lost though SE was alive"),
+        Fault::B14 => (&[S11], "no fence: TE goes on sending TS the pair's writes after 1310"),
+        Fault::B18 => (&[S11], "the application restarts before the leftovers are applied: one lands over its write"),
+        Fault::B19 => (&[S4], "the leftovers are applied across a gap: TS shows a write without the one before it"),
+        Fault::B33 => (&[L4], "TE's failover timer is never armed: with SE dead, no SOK comes and the failover never ends"),
         Fault::B21 => (&[S9], "a duplicate WROK counts as a deletion: CC - DC no longer counts what SE holds"),
         Fault::B22 => (&[S3], "TE's RC is not durable: after its crash a late copy of a reflected write is applied again"),
         Fault::B23 => (&[S1, S8], "SE's CC is not durable: a new write reuses a reflected seq and TE re-acks it unapplied"),
@@ -69,6 +79,8 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B22 | Fault::B23 | Fault::B24, _) => "crash",
         (Fault::B29, _) => "batch",
         (Fault::B32, _) => "ts-error",
+        (Fault::B13 | Fault::B14 | Fault::B33, _) => "fig13",
+        (Fault::B18 | Fault::B19, _) => "fig13-immediate",
         (Fault::B11 | Fault::B10, _) => "fig16",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
@@ -89,6 +101,18 @@ pub fn must_fire(config: &Config) -> Vec<&'static str> {
     }
     if config.setup {
         v.extend(["create", "duplex"]);
+    }
+    if config.failover {
+        v.extend(["site-fails", "detect"]);
+    }
+    if config.se_dies {
+        v.push("expire");
+    }
+    if config.immediate {
+        v.push("leftovers");
+    }
+    if config.app_writes > 0 {
+        v.push("app-write");
     }
     if config.crash_se || config.crash_te || config.crash_core {
         v.extend(["crash", "restart"]);
@@ -114,7 +138,7 @@ fn violated(props: &[&str]) -> Vec<(String, Expect)> {
 pub fn checks(tier: Tier) -> Vec<Check> {
     let base = tier.name();
     let mut v = vec![check(base, Variant::Hardened, None, every(|_| Expect::Holds), "hardened: every property holds; L1-L3 under fairness of delivery per link, the timers, reflection and TS")];
-    let mut worlds = vec!["fig16", "fig10-11", "crash", "concurrent", "batch", "ts-error"];
+    let mut worlds = vec!["fig16", "fig10-11", "crash", "concurrent", "batch", "ts-error", "fig13", "fig13-immediate"];
     if tier == Tier::Standard {
         worlds.push("core");
     }
@@ -130,6 +154,14 @@ pub fn checks(tier: Tier) -> Vec<Check> {
     v.push(check("fig10-11", Variant::Faithful, None, violated(&[S3, S10]), "F4: the Duplex transition is not gated: TS in D before the copy's write, RC skips it"));
     v.push(check("crash", Variant::Faithful, None, violated(&[S8]), "F8 with a volatile edge: SE's crash loses an acknowledged write and its record").with_set("durable=false"));
     v.push(check("fig16", Variant::Faithful, None, violated(&[S3]), "F3: CC and RC both start at 0: seq 0 is never selected, seq 1 is applied first").with_set("cc0=0"));
+    v.push(check(
+        "fig13",
+        Variant::Faithful,
+        None,
+        violated(&[S11, S12]),
+        "F6, F9: no fence after 1310 (TE sends TS writes after it), and the literal SOK (TE fences while a write SE pushed out is missing)",
+    ));
+    v.push(check("fig13-immediate", Variant::Faithful, None, violated(&[S11]), "F7: the modification restarts the application, then the leftovers land over its write"));
     for &f in MODELLED {
         let (props, why) = targets(f);
         v.push(check(fault_config(f, tier), Variant::Hardened, Some(f), violated(props), why));

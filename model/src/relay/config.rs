@@ -79,6 +79,19 @@ pub struct Config {
     /// The edges' logs and counters survive a crash (disk 313).
     #[serde(default = "yes")]
     pub durable: bool,
+    /// The source site may fail (SS and its host stop), and the target host then suspends the
+    /// pair and takes over (Fig. 13).
+    #[serde(default)]
+    pub failover: bool,
+    /// With the source site, SE may die too (for good): only the timeout path remains.
+    #[serde(default)]
+    pub se_dies: bool,
+    /// The failover modification of l. 510: 1310-1312 at once, leftovers read out through 501.
+    #[serde(default)]
+    pub immediate: bool,
+    /// Writes of the target application after 1312 (0 to 2).
+    #[serde(default)]
+    pub app_writes: u8,
 }
 
 fn yes() -> bool {
@@ -119,6 +132,10 @@ pub const FIELDS: &[Field] = &[
     Field { key: "crash_te", about: "TE may crash once and restart (default false)" },
     Field { key: "crash_core", about: "a core may crash once and restart, losing its buffer (default false)" },
     Field { key: "durable", about: "the edges' logs and counters survive a crash (default true)" },
+    Field { key: "failover", about: "the source site may fail and the target host take over, Fig. 13 (default false)" },
+    Field { key: "se_dies", about: "SE may die with the source site: only the timeout path remains (default false)" },
+    Field { key: "immediate", about: "failover by the modification of l. 510: fence at once, leftovers read out (default false)" },
+    Field { key: "app_writes", about: "writes of the target application after 1312 (0 to 2; default 0)" },
 ];
 
 /// The named configs.
@@ -133,6 +150,8 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "concurrent", toml: include_str!("configs/concurrent.toml") },
     NamedConfig { name: "batch", toml: include_str!("configs/batch.toml") },
     NamedConfig { name: "ts-error", toml: include_str!("configs/ts-error.toml") },
+    NamedConfig { name: "fig13", toml: include_str!("configs/fig13.toml") },
+    NamedConfig { name: "fig13-immediate", toml: include_str!("configs/fig13-immediate.toml") },
 ];
 
 impl Config {
@@ -168,6 +187,13 @@ impl Config {
         }
         if self.crash_core && self.cores == 0 {
             return Err("`crash_core` needs a core (`cores` at least 1)".into());
+        }
+        range("app_writes", self.app_writes.into(), 0, 2)?;
+        if (self.se_dies || self.immediate || self.app_writes > 0) && !self.failover {
+            return Err("`se_dies`, `immediate` and `app_writes` need `failover = true`".into());
+        }
+        if self.failover && self.setup {
+            return Err("`failover` with `setup` is not modelled: the pair starts in Duplex".into());
         }
         if !self.durable && !(self.crash_se || self.crash_te) {
             return Err("`durable = false` matters only with `crash_se` or `crash_te`".into());

@@ -35,6 +35,12 @@ pub enum Input {
     Reflect { id: Id },
     /// TS answers the RIO of `(id, seq)`.
     Answer { id: Id, seq: Seq, answer: TsAnswer },
+    /// The target host's Suspend instruction reaches TE through TS (1303).
+    Suspend,
+    /// TE's failover timer expires (1306).
+    Expire,
+    /// The leftovers are read out of TE and applied (l. 510).
+    Leftovers,
     /// Device `d` crashes / restarts (0 SE, 1 TE, 2.. cores).
     Crash { d: u8 },
     Restart { d: u8 },
@@ -54,6 +60,10 @@ pub enum Output {
     AtCore(CoreStep<Wid>),
     Flushed(heapless::Vec<Transmit<Wid>, { super::state::BUF }>),
     Reflected(Reflected<Wid>),
+    /// TE's LE(Suspend instruction) toward SE (if routable).
+    Suspended(Option<Transmit<Wid>>),
+    /// The leftovers, in the order to apply them.
+    Leftovers(heapless::Vec<LogEntry<Wid>, { super::state::LOG }>),
     /// TE took TS's answer (its answer toward SE, if any and routable), or could not (it
     /// crashed since it sent the RIO: the answer is lost).
     Answered(Option<Transmit<Wid>>),
@@ -94,6 +104,15 @@ pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], routing: &Routing, inp
             Ok(a) => Output::Answered(a.and_then(|a| te.route(routing, a).ok())),
             Err(_) => Output::Answered(None),
         },
+        Input::Suspend => {
+            let e = te.suspend(0, now).map_err(|e| e.to_string())?;
+            Output::Suspended(te.route(routing, e).ok())
+        }
+        Input::Expire => {
+            te.expire(0).map_err(|e| e.to_string())?;
+            Output::Done
+        }
+        Input::Leftovers => Output::Leftovers(te.take_leftovers(0).map_err(|e| e.to_string())?),
         Input::Crash { d } => {
             match d {
                 0 => se.crash(),

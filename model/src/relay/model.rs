@@ -7,7 +7,7 @@ use super::dispatch::{feed, Input, Output};
 use super::state::{bit, Created, Ghost, Msg, Ss, State, Te, Ts, Wid, CORE0, SE, TE};
 use rcopy::fault::FaultSet;
 use rcopy::relay::{
-    Addr, Bitmap, Body, CoreConfig, CoreDevice, CoreStep, Id, Kind, LogEntry, Lun, PairRow, PairState, Reflected, Refused, Route,
+    Addr, Bitmap, Body, CoreConfig, Failover, CoreDevice, CoreStep, Id, Kind, LogEntry, Lun, PairRow, PairState, Reflected, Refused, Route,
     RouteRow, Routing, Seq, SourceConfig, SourceEdge, SourceReceived, SsReply, TargetConfig, TargetEdge, TargetReceived,
     Timeout, Transmit, TsAnswer, Variant, VolRef, WriteAck, Wwn,
 };
@@ -47,11 +47,24 @@ pub enum Action {
     Reflect,
     /// TS answers the RIO at `k` (`ok`: applied; else a transient error).
     Answer { k: u8, ok: bool },
+    /// The source site fails (SS and its host stop); `se_too`: SE dies with it.
+    SiteFails { se_too: bool },
+    /// The target host detects it and suspends the pair (1301-1304).
+    Detect,
+    /// TE's failover timer expires (1306).
+    Expire,
+    /// The target application writes `block` (after 1312).
+    AppWrite { block: u8 },
+    /// The operator reads the leftovers out of TE and applies them with SCSI writes (l. 510).
+    Leftovers,
     /// Device `d` crashes (0 SE, 1 TE, 2.. cores).
     Crash { d: u8 },
     /// Device `d` restarts.
     Restart { d: u8 },
 }
+
+/// The values the target application writes: 101, 102 (above every write id).
+pub const APP: Wid = 100;
 
 /// The model of one config, variant and set of faults.
 #[derive(Clone, Debug)]
@@ -133,7 +146,14 @@ impl RelayModel {
             &[row],
         );
         let te = TargetEdge::new(
-            TargetConfig { me: addr(TE), variant: self.variant, faults: self.faults, rc0: Seq(c.rc0), durable: c.durable, immediate: false },
+            TargetConfig {
+                me: addr(TE),
+                variant: self.variant,
+                faults: self.faults,
+                rc0: Seq(c.rc0),
+                durable: c.durable,
+                immediate: c.immediate,
+            },
             &[row],
         );
         let cores = (0..c.cores)
@@ -154,8 +174,16 @@ impl RelayModel {
                 asked_duplex: false,
                 bitmap: Bitmap::EMPTY,
                 vol: [0; MAX_BLOCKS],
+                failed: false,
             },
-            ts: Ts { state: self.pair_state(), vol: [0; MAX_BLOCKS], inflight: heapless::Vec::new(), errors: c.ts_errors },
+            ts: Ts {
+                state: self.pair_state(),
+                vol: [0; MAX_BLOCKS],
+                inflight: heapless::Vec::new(),
+                errors: c.ts_errors,
+                bitmap: Bitmap::EMPTY,
+                app: 0,
+            },
             loss: c.loss,
             dup: c.dup,
             ghost: Ghost { cc_base, ..Ghost::default() },
@@ -215,6 +243,11 @@ impl RelayModel {
                 };
                 Input::Answer { id: t.id, seq: t.seq, answer }
             }
+            Action::SiteFails { se_too: true } => Input::Crash { d: SE },
+            Action::SiteFails { se_too: false } | Action::AppWrite { .. } => return Ok(None),
+            Action::Detect => Input::Suspend,
+            Action::Expire => Input::Expire,
+            Action::Leftovers => Input::Leftovers,
             Action::Crash { d } => Input::Crash { d },
             Action::Restart { d } => Input::Restart { d },
         }))
@@ -250,6 +283,15 @@ impl RelayModel {
         let c = &self.config;
         let room = s.net.len() < usize::from(c.net);
         match *action {
+            Action::SiteFails { se_too } => c.failover && !s.ss.failed && (!se_too || (c.se_dies && s.se.up)),
+            Action::Detect => c.failover && s.ss.failed && !s.ghost.detected && s.te.up,
+            Action::Expire => s.te.can_expire(0),
+            Action::AppWrite { block } => {
+                block < c.blocks && s.ts.app < c.app_writes && s.ts.state == PairState::FailureSuspend && s.te.app_may_restart(0)
+            }
+            Action::Leftovers => {
+                c.immediate && s.te.up && s.te.pairs[0].failover == Failover::Done && !s.te.pairs[0].leftovers_taken
+            }
             Action::Create => c.setup && s.ss.state == PairState::Simplex && !s.ss.asked_create && s.se.up,
             Action::AskDuplex => {
                 c.setup
@@ -261,6 +303,7 @@ impl RelayModel {
             }
             Action::Write { block } => {
                 block < c.blocks
+                    && !s.ss.failed
                     && s.ss.issued < c.writes
                     && (s.ss.outstanding.count_ones() as u8) < c.outstanding
                     && (s.ss.state.copying() || s.ss.state.suspended())
@@ -289,7 +332,7 @@ impl RelayModel {
             Action::Reflect => !s.ts.inflight.is_full() && s.te.reflectable().next().is_some(),
             Action::Answer { k, ok } => usize::from(k) < s.ts.inflight.len() && (ok || s.ts.errors > 0),
             Action::Crash { d } => self.may_crash(d) && s.ghost.crashed & (1 << d) == 0 && Self::up(s, d),
-            Action::Restart { d } => d < self.devices() && !Self::up(s, d),
+            Action::Restart { d } => d < self.devices() && !Self::up(s, d) && !(d == SE && s.ghost.se_dead),
         }
     }
 
@@ -444,8 +487,8 @@ impl RelayModel {
                     }
                     Output::AtSe(_) => {}
                     Output::AtTe(got, answer) => {
-                        if let TargetReceived::StoredAndAcked(_) = got {
-                            // B2's answer is for an entry not yet applied.
+                        if got == TargetReceived::Sok && s.ghost.sok.is_none() {
+                            s.ghost.sok = Some(msg.entry.seq);
                         }
                         Self::te_answers(s, answer)?;
                         Self::te_removed(s, &te_before);
@@ -470,7 +513,13 @@ impl RelayModel {
                 }
             }
             (Action::Reflect, Some(Output::Reflected(r))) => match r {
-                Reflected::ToTs(t) => s.ts.inflight.push(t).ok()?,
+                Reflected::ToTs(t) => {
+                    if te_before.pairs[0].failover == Failover::Done && t.rio.kind() == Kind::Wr {
+                        // S11: a write from the RCN goes to TS after 1310.
+                        s.ghost.breach = true;
+                    }
+                    s.ts.inflight.push(t).ok()?
+                }
                 Reflected::PassedOver { .. } => {}
             },
             (Action::Answer { k, ok }, Some(Output::Answered(answer))) => {
@@ -482,6 +531,39 @@ impl RelayModel {
                 }
                 Self::te_answers(s, answer)?;
                 Self::te_removed(s, &te_before);
+            }
+            (Action::SiteFails { se_too }, _) => {
+                s.ss.failed = true;
+                if se_too {
+                    s.ghost.se_dead = true;
+                    s.ghost.crashed |= 1 << SE;
+                }
+            }
+            (Action::Detect, Some(Output::Suspended(t))) => {
+                s.ghost.detected = true;
+                if let Some(t) = t {
+                    Self::put(s, TE, 0, t)?;
+                }
+            }
+            (Action::Expire, Some(Output::Done)) => s.ghost.expired = true,
+            (Action::AppWrite { block }, None) => {
+                s.ts.app += 1;
+                s.ts.vol[usize::from(block)] = APP + s.ts.app;
+                s.ts.bitmap.mark(rcopy::relay::Block(block.into()), 1, 1);
+                s.ghost.app_blocks |= 1 << block;
+            }
+            (Action::Leftovers, Some(Output::Leftovers(left))) => {
+                for e in left.iter() {
+                    if let Body::Wr { block, data, .. } = e.body {
+                        if s.ghost.app_blocks & (1 << block.0) != 0 {
+                            s.ghost.breach = true;
+                        }
+                        if let Some(v) = s.ts.vol.get_mut(block.0 as usize) {
+                            *v = data;
+                        }
+                        let _ = s.ghost.applied.push(e.seq);
+                    }
+                }
             }
             (Action::Crash { d }, Some(Output::Done)) => {
                 s.ghost.crashed |= 1 << d;
@@ -499,7 +581,23 @@ impl RelayModel {
             _ => return None,
         }
         Self::record_created(s);
+        if te_before.pairs[0].failover != Failover::Done && s.te.pairs[0].failover == Failover::Done {
+            self.fenced(s);
+        }
         Some(())
+    }
+
+    /// TE did 1310: RIO(SOK) to TS, which enters failure Suspend and tells its host (1311).
+    /// S12(b): on the SOK path (not the timeout's), everything SE numbered before the SOK is
+    /// applied.
+    fn fenced(&self, s: &mut State) {
+        s.ts.state = PairState::FailureSuspend;
+        if let (Some(sok), false) = (s.ghost.sok, s.ghost.expired) {
+            let missing = s.ghost.created.iter().any(|c| c.seq < sok && !s.ghost.applied.contains(&c.seq));
+            if missing {
+                s.ghost.sok_loss = true;
+            }
+        }
     }
 
     /// TS takes TE's RIO (1608, 2106, 2206): the pair state it moves to, the block it writes.
@@ -530,7 +628,9 @@ impl RelayModel {
     pub fn fair_classes(&self) -> Vec<String> {
         let n = self.devices();
         let mut v: Vec<String> =
-            ["SE sends", "SE timers", "TE reflects", "TS answers", "SS program", "SE commits"].map(String::from).to_vec();
+            ["SE sends", "SE timers", "TE reflects", "TS answers", "SS program", "SE commits", "target host", "TE failover timer", "operator"]
+                .map(String::from)
+                .to_vec();
         v.extend((0..self.config.cores).map(|c| format!("{} batch timer", device_name(CORE0 + c))));
         v.extend((0..n).map(|d| format!("{} restarts", device_name(d))));
         for from in 0..n {
@@ -551,10 +651,19 @@ impl RelayModel {
             Action::Answer { ok: true, .. } => Some(3),
             Action::Create | Action::AskDuplex => Some(4),
             Action::Commit => Some(5),
-            Action::Flush { c } => Some(6 + usize::from(c)),
-            Action::Restart { d } => Some(6 + cores + usize::from(d)),
-            Action::Deliver { from, to, .. } => Some(6 + cores + n + usize::from(from) * n + usize::from(to)),
-            Action::Answer { ok: false, .. } | Action::Write { .. } | Action::Lose { .. } | Action::Duplicate { .. } | Action::Crash { .. } => None,
+            Action::Detect => Some(6),
+            Action::Expire => Some(7),
+            Action::Leftovers => Some(8),
+            Action::Flush { c } => Some(9 + usize::from(c)),
+            Action::Restart { d } => Some(9 + cores + usize::from(d)),
+            Action::Deliver { from, to, .. } => Some(9 + cores + n + usize::from(from) * n + usize::from(to)),
+            Action::Answer { ok: false, .. }
+            | Action::Write { .. }
+            | Action::Lose { .. }
+            | Action::Duplicate { .. }
+            | Action::Crash { .. }
+            | Action::SiteFails { .. }
+            | Action::AppWrite { .. } => None,
         }
     }
 }
@@ -593,6 +702,8 @@ impl Model for RelayModel {
         for d in 0..self.devices() {
             cands.extend([Action::Crash { d }, Action::Restart { d }]);
         }
+        cands.extend([Action::SiteFails { se_too: false }, Action::SiteFails { se_too: true }, Action::Detect, Action::Expire, Action::Leftovers]);
+        cands.extend((0..c.blocks).map(|block| Action::AppWrite { block }));
         actions.extend(cands.into_iter().filter(|a| self.enabled(s, a)));
     }
 

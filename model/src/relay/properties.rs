@@ -1,5 +1,5 @@
-//! The properties of note section 6 that this world judges so far: S1-S6 and S8-S10
-//! (`always`), L1 and L2 as obligations. S7, S11-S15, L3-L7 join with the worlds and faults
+//! The properties of note section 6 that this world judges so far: S1-S6 and S8-S12
+//! (`always`), L1, L2 and L4 as obligations. S7, S13-S15, L3, L5-L7 join with the worlds and faults
 //! that can break them (a property no check shows failing is not listed). Each reads the roles,
 //! TS and the ghost; none decides what a role decides.
 
@@ -18,8 +18,11 @@ pub const S6: &str = "S6 SE deletes only what was applied";
 pub const S8: &str = "S8 no acknowledged write forgotten";
 pub const S9: &str = "S9 counter coherence";
 pub const S10: &str = "S10 pair-state chain";
+pub const S11: &str = "S11 failover fence";
+pub const S12: &str = "S12 failover prefix and completeness";
 pub const L1: &str = "L1 every write reflected and cleaned up";
 pub const L2: &str = "L2 quiescence";
+pub const L4: &str = "L4 failover terminates";
 
 /// Every `always` property, in the order the verdict table shows them.
 pub fn all() -> Vec<Property<RelayModel>> {
@@ -33,6 +36,8 @@ pub fn all() -> Vec<Property<RelayModel>> {
         Property::always(S8, |_, s: &State| s8(s)),
         Property::always(S9, |_, s: &State| s9(s)),
         Property::always(S10, |_, s: &State| s10(s)),
+        Property::always(S11, |_, s: &State| !s.ghost.breach),
+        Property::always(S12, |_, s: &State| !s.ghost.sok_loss),
     ]
 }
 
@@ -41,12 +46,13 @@ pub fn obligations() -> Vec<Obligation<RelayModel>> {
     vec![
         Obligation { name: L1, pending: |_, s: &State| l1(s) },
         Obligation { name: L2, pending: |_, s: &State| l2(s) },
+        Obligation { name: L4, pending: |_, s: &State| s.ghost.detected && s.ts.state != PairState::FailureSuspend },
     ]
 }
 
 /// Every property name, safety first, then liveness.
 pub fn names() -> Vec<&'static str> {
-    vec![S1, S2, S3, S4, S5, S6, S8, S9, S10, L1, L2]
+    vec![S1, S2, S3, S4, S5, S6, S8, S9, S10, S11, S12, L1, L2, L4]
 }
 
 /// The areas a property belongs to.
@@ -56,6 +62,7 @@ pub fn tags(name: &str) -> &'static [&'static str] {
         "S5" | "S6" | "S7" | "S9" => &["ack"],
         "S8" => &["durability"],
         "S10" => &["lifecycle"],
+        "S11" | "S12" | "L4" => &["failover"],
         "L1" | "L2" => &["progress"],
         _ => &[],
     }
@@ -101,7 +108,8 @@ fn s3(s: &State) -> bool {
     a.len() <= s.ghost.created.len() && a.iter().zip(s.ghost.created.iter()).all(|(x, c)| *x == c.seq)
 }
 
-/// S4: TS's volume is the image of the first writes SE created, as many as TS applied.
+/// S4: TS's volume is the image of the first writes SE created, as many as TS applied (but
+/// for the blocks the target application wrote after 1312).
 fn s4(s: &State) -> bool {
     let mut img = [0 as Wid; super::config::MAX_BLOCKS];
     for c in s.ghost.created.iter().take(s.ghost.applied.len()) {
@@ -111,12 +119,17 @@ fn s4(s: &State) -> bool {
             }
         }
     }
-    img == s.ts.vol
+    (0..img.len()).all(|b| s.ghost.app_blocks & (1 << b) != 0 || img[b] == s.ts.vol[b])
 }
 
 /// S8: the last acknowledged write of every block is applied, held by SE, or marked in 727
 /// or 1211.
 fn s8(s: &State) -> bool {
+    if s.ss.failed {
+        // The source site is gone: what TS lacks is the accepted loss of note 4.9 (N4), and
+        // S12 judges what a live SE still held.
+        return true;
+    }
     let marked = s.se.pairs[0].bitmap.union(s.ss.bitmap);
     (0..s.ss.vol.len()).all(|b| {
         let w = s.ss.vol[b];
@@ -157,15 +170,23 @@ fn s10(s: &State) -> bool {
 }
 
 /// L1 pending: a write SE created is not yet applied, SE or TE still holds a write, or the
-/// pair was given up (there is no permanent failure in these worlds).
+/// pair was given up (there is no permanent failure in these worlds); not after the source
+/// site failed (then L4).
 fn l1(s: &State) -> bool {
+    if s.ss.failed {
+        return false;
+    }
     let unapplied = s.ghost.created.iter().any(|c| c.kind == Kind::Wr && !s.applied(c.seq));
     let se_holds = s.se.log.iter().any(|h| h.retained && h.entry.kind() == Kind::Wr);
     let te_holds = s.te.log.iter().any(|e| e.kind() == Kind::Wr);
     unapplied || se_holds || te_holds || s.ghost.gave_up
 }
 
-/// L2 pending: anything is in a log, a core's buffer or the network.
+/// L2 pending: anything is in a log, a core's buffer or the network (while the source site
+/// lives).
 fn l2(s: &State) -> bool {
+    if s.ss.failed {
+        return false;
+    }
     !s.se.log.is_empty() || !s.te.log.is_empty() || !s.net.is_empty() || s.cores.iter().any(|c| !c.buffer.is_empty())
 }

@@ -16,7 +16,7 @@ pub struct Relay;
 /// The action classes, for coverage, in the order [`Relay::action_class`] numbers them.
 const CLASSES: &[&str] = &[
     "create", "duplex", "write", "commit", "send", "timer", "deliver", "lose", "duplicate", "flush", "reflect", "answer",
-    "crash", "restart",
+    "crash", "restart", "site-fails", "detect", "expire", "app-write", "leftovers",
 ];
 
 impl Protocol for Relay {
@@ -119,6 +119,27 @@ impl Protocol for Relay {
                 why: "control entries are not gated: the Duplex transition overtakes the copy's write and TS reaches D without it",
             },
             Gap {
+                name: "F6",
+                tier: Tier::Tiny,
+                check: format!("relay/fig13/faithful/{mode}"),
+                property: properties::S11,
+                why: "no fence after 1310: TE goes on reflecting the pair's writes into TS",
+            },
+            Gap {
+                name: "F7",
+                tier: Tier::Tiny,
+                check: format!("relay/fig13-immediate/faithful/{mode}"),
+                property: properties::S11,
+                why: "the modification restarts the application before the leftovers are applied",
+            },
+            Gap {
+                name: "F9",
+                tier: Tier::Tiny,
+                check: format!("relay/fig13/faithful/{mode}"),
+                property: properties::S12,
+                why: "\"no missing log entries\" is optional: TE fences on the SOK while SE's pushed-out write is behind it",
+            },
+            Gap {
                 name: "F8",
                 tier: Tier::Tiny,
                 check: format!("relay/crash{{durable=false}}/faithful/{mode}"),
@@ -152,6 +173,11 @@ impl Protocol for Relay {
             Action::Answer { .. } => 11,
             Action::Crash { .. } => 12,
             Action::Restart { .. } => 13,
+            Action::SiteFails { .. } => 14,
+            Action::Detect => 15,
+            Action::Expire => 16,
+            Action::AppWrite { .. } => 17,
+            Action::Leftovers => 18,
         }
     }
 
@@ -269,6 +295,11 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             }
             None => Event::note("TS", "answers"),
         },
+        Action::SiteFails { se_too } => Event::note("SS", if se_too { "the source site fails, SE with it" } else { "the source site fails" }),
+        Action::Detect => Event::arrow("TE", "SE", "LE(Suspend instruction) (1301-1304)"),
+        Action::Expire => Event::note("TE", "failover timer expires (1306)"),
+        Action::AppWrite { block } => Event::note("TS", format!("the target application writes b{block}")),
+        Action::Leftovers => Event::note("TE", format!("leftovers read out and applied: {}", after.ghost.applied.len().saturating_sub(before.ghost.applied.len()))),
         Action::Crash { d } => Event::note(device_name(d), "crashes"),
         Action::Restart { d } => Event::note(device_name(d), "restarts"),
     }

@@ -52,6 +52,8 @@ pub struct Ss {
     pub bitmap: Bitmap,
     /// The source volume: the write last stored at each block.
     pub vol: [Wid; MAX_BLOCKS],
+    /// The source site failed: SS and its host stopped.
+    pub failed: bool,
 }
 
 /// External storage TS.
@@ -63,6 +65,10 @@ pub struct Ts {
     pub inflight: heapless::Vec<ToTs<Wid>, 2>,
     /// Transient errors TS may still answer with.
     pub errors: u8,
+    /// 1213: blocks the target application wrote after 1312.
+    pub bitmap: Bitmap,
+    /// Target application writes made.
+    pub app: u8,
 }
 
 /// A log entry SE created, in numbering order (note 6.0's `H`).
@@ -103,6 +109,20 @@ pub struct Ghost {
     /// The seq TS applied last when TE crashed (its answer lost): the restarted TE may send it
     /// again, once.
     pub unconfirmed: Option<Seq>,
+    /// The target host detected the source site's failure and suspended (1301-1303).
+    pub detected: bool,
+    /// SE died with the source site.
+    pub se_dead: bool,
+    /// TE's failover timer expired (the timeout path of 1306).
+    pub expired: bool,
+    /// The LE(SOK) TE took while draining.
+    pub sok: Option<Seq>,
+    /// Blocks the target application wrote.
+    pub app_blocks: u8,
+    /// S11: a RIO(WR) went to TS after 1310, or a leftover over the application's write.
+    pub breach: bool,
+    /// S12(b): TE fenced on the SOK while a write SE created before it was not applied.
+    pub sok_loss: bool,
 }
 
 /// A state of the world.
