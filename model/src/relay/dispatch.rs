@@ -1,5 +1,5 @@
 //! The one dispatcher: what a step of the world feeds SE, TE and the cores, and what they
-//! answer. [`super::model::RelayModel::next_state`] calls [`feed`] and then does the world's
+//! answer. The model's `next_state` calls [`feed`] and then does the world's
 //! bookkeeping on the answer; replay on the roles calls the same function.
 
 use super::state::{Core, Se, Te, Wid};
