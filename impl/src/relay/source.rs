@@ -523,8 +523,11 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
                 c.cc = c.cc.next();
                 self.log[i].entry.seq = seq;
             }
+            let counted = !self.fault(Fault::B34);
             let h = &mut self.log[i];
-            h.resends = h.resends.saturating_add(1);
+            if counted {
+                h.resends = h.resends.saturating_add(1);
+            }
             h.pending = true;
             return Ok(Timeout::Resend);
         }

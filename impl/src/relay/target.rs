@@ -39,8 +39,8 @@ pub struct TargetCounters {
     pub epoch: Epoch,
     /// 735: the last reflection's delay (TE's clock less the entry's I/O time).
     pub delay: u32,
-    /// The seqs sent to TS and not answered yet (one, except under B10).
-    pub inflight: heapless::Vec<Seq, 2>,
+    /// The entries sent to TS and not answered yet, by seq and epoch (one, except under B10).
+    pub inflight: heapless::Vec<(Seq, Epoch), 2>,
     /// Fault B5: the seq last reflected, whose other copies are reflected too.
     pub last: Option<Seq>,
     /// Hardened: fenced at 1310 (the whole ID): nothing more is reflected.
@@ -233,9 +233,10 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
             if e.epoch > c.epoch || (b16 && kind == Kind::Resync && e.seq.0 == rc0.0.wrapping_add(1)) {
                 // A new epoch (the resync re-based the sequence): RC from the base again,
                 // and what is left of the old epoch goes (B16: re-based with no epoch).
+                // An RIO of the old epoch still at TS stays in flight: nothing of the new one
+                // goes to TS before TS answered it (its answer then finds nothing to count).
                 c.epoch = e.epoch;
                 c.rc = rc0;
-                c.inflight.clear();
                 c.last = None;
                 c.fenced = false;
                 let (id, epoch) = (e.id, e.epoch);
@@ -353,7 +354,7 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         let cap = if self.fault(Fault::B10) { 2 } else { 1 };
         self.oa
             .iter()
-            .filter(move |c| self.up && c.inflight.len() < cap && self.log.iter().any(|e| e.id == c.id && self.ready(e) && !c.inflight.contains(&e.seq)))
+            .filter(move |c| self.up && c.inflight.len() < cap && self.log.iter().any(|e| e.id == c.id && self.ready(e) && !c.inflight.iter().any(|f| f.0 == e.seq)))
             .map(|c| c.id)
     }
 
@@ -369,7 +370,7 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         let e = self
             .log
             .iter()
-            .find(|e| e.id == id && self.ready(e) && !c.inflight.contains(&e.seq))
+            .find(|e| e.id == id && self.ready(e) && !c.inflight.iter().any(|f| f.0 == e.seq))
             .cloned()
             .ok_or(TargetNotNow::Nothing(id))?;
         let pair = self.pair_of(e.source, e.target).unwrap_or(0);
@@ -383,7 +384,7 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
             self.remove(&e);
             return Ok(Reflected::PassedOver { pair, seq: e.seq });
         }
-        let _ = c.inflight.push(e.seq);
+        let _ = c.inflight.push((e.seq, e.epoch));
         if b32 {
             c.rc = e.seq;
         }
@@ -403,11 +404,12 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
             return Err(TargetNotNow::Down);
         }
         let c = self.counters_mut(id).ok_or(TargetNotNow::NotInFlight(id))?;
-        let Some(k) = c.inflight.iter().position(|s| *s == seq) else {
+        let Some(k) = c.inflight.iter().position(|s| s.0 == seq) else {
             return Err(TargetNotNow::NotInFlight(id));
         };
-        c.inflight.remove(k);
-        let epoch = c.epoch;
+        // The entry of the epoch it was sent in: an answer to an RIO sent before a re-base
+        // finds nothing (its entry went with the old epoch) and counts nothing.
+        let (_, epoch) = c.inflight.remove(k);
         let Some(e) = self.log.iter().find(|e| e.id == id && e.seq == seq && e.epoch == epoch && e.kind().sequenced()).cloned() else {
             return Ok(None);
         };
@@ -487,6 +489,30 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
             if self.config.immediate { Failover::Fencing } else { Failover::Draining { sok: None, armed } };
         self.settle(p);
         Ok(entry)
+    }
+
+    /// SE gave pair `p` up (l. 446), as the management server relays it over network 150: the
+    /// pair is in failure Suspend, and TE tells TS to go there too. Hardened, TE stops
+    /// reflecting the pair's ID (what the give-up converted is in 727; the resync's new epoch
+    /// lifts this).
+    ///
+    /// `epoch` is the epoch SE gave up in: a notice older than the epoch TE is in (the resync
+    /// overtook it) is ignored.
+    pub fn given_up(&mut self, p: u8, epoch: Epoch) -> Result<(), TargetNotNow> {
+        if !self.up {
+            return Err(TargetNotNow::Down);
+        }
+        let id = self.pairs.get(usize::from(p)).ok_or(TargetNotNow::State(p))?.row.id;
+        if self.hardened() && self.counters(id).is_some_and(|c| c.epoch > epoch) {
+            return Ok(());
+        }
+        self.pairs[usize::from(p)].row.state = PairState::FailureSuspend;
+        if self.hardened() {
+            if let Some(c) = self.counters_mut(id) {
+                c.fenced = true;
+            }
+        }
+        Ok(())
     }
 
     /// 1306: the failover timer of pair `p` expired: 1310 is due.

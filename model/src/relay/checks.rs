@@ -4,7 +4,7 @@
 //! checks too.
 
 use super::config::Config;
-use super::properties::{names, L1, L2, L4, S1, S10, S11, S12, S2, S3, S4, S5, S6, S8, S9};
+use super::properties::{names, L1, L2, L4, L5, L6, S1, S10, S11, S12, S13, S14, S2, S3, S4, S5, S6, S8, S9};
 use crate::protocol::{Check, Expect, Tier};
 use rcopy::relay::{Fault, Variant};
 
@@ -27,6 +27,9 @@ pub const MODELLED: &[Fault] = &[
     Fault::B12,
     Fault::B13,
     Fault::B14,
+    Fault::B15,
+    Fault::B16,
+    Fault::B17,
     Fault::B18,
     Fault::B19,
     Fault::B21,
@@ -36,8 +39,10 @@ pub const MODELLED: &[Fault] = &[
     Fault::B25,
     Fault::B27,
     Fault::B29,
+    Fault::B30,
     Fault::B32,
     Fault::B33,
+    Fault::B34,
 ];
 
 /// The properties a seeded fault must break (the first is its headline), and why.
@@ -56,6 +61,11 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B12 => (&[S3, S10, L1], "the Duplex transition passes the gate before the initial copy's write: D early, RC skips"),
         Fault::B13 => (&[S12], "TE fences on the LE(SOK) as it comes: a write SE pushed out behind it is lost though SE was alive"),
         Fault::B14 => (&[S11], "no fence: TE goes on sending TS the pair's writes after 1310"),
+        Fault::B15 => (&[S13], "1209 replaces 727 with TS's 1213 instead of their union: a block SE gave up is never copied"),
+        Fault::B16 => (&[S14], "the resync resets the counters with no new epoch: an entry stuck in the network lands as the new sequence's"),
+        Fault::B17 => (&[L6], "the resync keeps the old sequence: its entry waits behind the hole the give-up left, forever"),
+        Fault::B30 => (&[S8], "the give-up drops the held writes without marking them in 727"),
+        Fault::B34 => (&[L5], "SE resends forever and never gives up: the pair never reaches failure Suspend"),
         Fault::B18 => (&[S11], "the application restarts before the leftovers are applied: one lands over its write"),
         Fault::B19 => (&[S4], "the leftovers are applied across a gap: TS shows a write without the one before it"),
         Fault::B33 => (&[L4], "TE's failover timer is never armed: with SE dead, no SOK comes and the failover never ends"),
@@ -81,6 +91,7 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B32, _) => "ts-error",
         (Fault::B13 | Fault::B14 | Fault::B33, _) => "fig13",
         (Fault::B18 | Fault::B19, _) => "fig13-immediate",
+        (Fault::B15 | Fault::B16 | Fault::B17 | Fault::B30 | Fault::B34, _) => "fig12",
         (Fault::B11 | Fault::B10, _) => "fig16",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
@@ -114,6 +125,12 @@ pub fn must_fire(config: &Config) -> Vec<&'static str> {
     if config.app_writes > 0 {
         v.push("app-write");
     }
+    if config.partition {
+        v.extend(["partition", "mend", "notify"]);
+    }
+    if config.resync {
+        v.extend(["resync", "copy", "duplex"]);
+    }
     if config.crash_se || config.crash_te || config.crash_core {
         v.extend(["crash", "restart"]);
     }
@@ -138,7 +155,7 @@ fn violated(props: &[&str]) -> Vec<(String, Expect)> {
 pub fn checks(tier: Tier) -> Vec<Check> {
     let base = tier.name();
     let mut v = vec![check(base, Variant::Hardened, None, every(|_| Expect::Holds), "hardened: every property holds; L1-L3 under fairness of delivery per link, the timers, reflection and TS")];
-    let mut worlds = vec!["fig16", "fig10-11", "crash", "concurrent", "batch", "ts-error", "fig13", "fig13-immediate"];
+    let mut worlds = vec!["fig16", "fig10-11", "crash", "concurrent", "batch", "ts-error", "fig13", "fig13-immediate", "fig12"];
     if tier == Tier::Standard {
         worlds.push("core");
     }
@@ -161,6 +178,7 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         violated(&[S11, S12]),
         "F6, F9: no fence after 1310 (TE sends TS writes after it), and the literal SOK (TE fences while a write SE pushed out is missing)",
     ));
+    v.push(check("fig12", Variant::Faithful, None, violated(&[L6]), "F5: the resync keeps the old sequence: everything after it waits behind the hole the give-up left"));
     v.push(check("fig13-immediate", Variant::Faithful, None, violated(&[S11]), "F7: the modification restarts the application, then the leftovers land over its write"));
     for &f in MODELLED {
         let (props, why) = targets(f);

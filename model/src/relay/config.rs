@@ -89,9 +89,18 @@ pub struct Config {
     /// The failover modification of l. 510: 1310-1312 at once, leftovers read out through 501.
     #[serde(default)]
     pub immediate: bool,
-    /// Writes of the target application after 1312 (0 to 2).
+    /// Writes of the target application after 1312, or while the pair is suspended after a
+    /// give-up (0 to 2).
     #[serde(default)]
     pub app_writes: u8,
+    /// The route may fail for good (until the provider's maintenance, which comes only once SE
+    /// gave the pair up): entries in flight stay stuck, new ones are lost.
+    #[serde(default)]
+    pub partition: bool,
+    /// Once the pair is given up and the route mended, SS resyncs it (Fig. 12), copies what
+    /// the merged bitmap marks and asks for the Duplex transition.
+    #[serde(default)]
+    pub resync: bool,
 }
 
 fn yes() -> bool {
@@ -135,7 +144,9 @@ pub const FIELDS: &[Field] = &[
     Field { key: "failover", about: "the source site may fail and the target host take over, Fig. 13 (default false)" },
     Field { key: "se_dies", about: "SE may die with the source site: only the timeout path remains (default false)" },
     Field { key: "immediate", about: "failover by the modification of l. 510: fence at once, leftovers read out (default false)" },
-    Field { key: "app_writes", about: "writes of the target application after 1312 (0 to 2; default 0)" },
+    Field { key: "app_writes", about: "writes of the target application after 1312 or a give-up (0 to 2; default 0)" },
+    Field { key: "partition", about: "the route may fail until maintenance, which follows a give-up (default false)" },
+    Field { key: "resync", about: "after a give-up and the maintenance SS resyncs, Fig. 12 (default false)" },
 ];
 
 /// The named configs.
@@ -152,6 +163,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "ts-error", toml: include_str!("configs/ts-error.toml") },
     NamedConfig { name: "fig13", toml: include_str!("configs/fig13.toml") },
     NamedConfig { name: "fig13-immediate", toml: include_str!("configs/fig13-immediate.toml") },
+    NamedConfig { name: "fig12", toml: include_str!("configs/fig12.toml") },
 ];
 
 impl Config {
@@ -189,8 +201,17 @@ impl Config {
             return Err("`crash_core` needs a core (`cores` at least 1)".into());
         }
         range("app_writes", self.app_writes.into(), 0, 2)?;
-        if (self.se_dies || self.immediate || self.app_writes > 0) && !self.failover {
-            return Err("`se_dies`, `immediate` and `app_writes` need `failover = true`".into());
+        if (self.se_dies || self.immediate) && !self.failover {
+            return Err("`se_dies` and `immediate` need `failover = true`".into());
+        }
+        if self.app_writes > 0 && !(self.failover || self.partition) {
+            return Err("`app_writes` need `failover` or `partition`".into());
+        }
+        if self.resync && !self.partition {
+            return Err("`resync` needs `partition` (a give-up to resync from)".into());
+        }
+        if self.partition && (self.failover || self.setup || self.cores > 0) {
+            return Err("`partition` with `failover`, `setup` or cores is not modelled".into());
         }
         if self.failover && self.setup {
             return Err("`failover` with `setup` is not modelled: the pair starts in Duplex".into());

@@ -41,6 +41,10 @@ pub enum Input {
     Expire,
     /// The leftovers are read out of TE and applied (l. 510).
     Leftovers,
+    /// The management server tells TE of SE's give-up in `epoch` (l. 446, over network 150).
+    GivenUp { epoch: rcopy::relay::Epoch },
+    /// SS's RIO(resynchronize) to SE (data 1202).
+    Resync { source: VolRef, target: VolRef },
     /// Device `d` crashes / restarts (0 SE, 1 TE, 2.. cores).
     Crash { d: u8 },
     Restart { d: u8 },
@@ -113,6 +117,11 @@ pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], routing: &Routing, inp
             Output::Done
         }
         Input::Leftovers => Output::Leftovers(te.take_leftovers(0).map_err(|e| e.to_string())?),
+        Input::GivenUp { epoch } => {
+            te.given_up(0, epoch).map_err(|e| e.to_string())?;
+            Output::Done
+        }
+        Input::Resync { source, target } => Output::Control(se.resync(source, target, now)),
         Input::Crash { d } => {
             match d {
                 0 => se.crash(),

@@ -57,6 +57,16 @@ pub enum Action {
     AppWrite { block: u8 },
     /// The operator reads the leftovers out of TE and applies them with SCSI writes (l. 510).
     Leftovers,
+    /// The route fails (for good, until the maintenance).
+    Partition,
+    /// The provider's maintenance mends the route (once SE gave the pair up).
+    Mend,
+    /// The management server tells TE of SE's give-up.
+    Notify,
+    /// SS resyncs the suspended pair (data 1201-1203).
+    Resync,
+    /// SS's differential copy sends `block`'s data (Fig. 12 (13)).
+    Copy { block: u8 },
     /// Device `d` crashes (0 SE, 1 TE, 2.. cores).
     Crash { d: u8 },
     /// Device `d` restarts.
@@ -205,7 +215,8 @@ impl RelayModel {
         let same = |x: &LogEntry<Wid>| x.id == e.id && x.seq == e.seq && x.epoch == e.epoch;
         let rc = s.te.counters(e.id).map(|c| c.rc);
         let waiting = |x: &&LogEntry<Wid>| same(x) && rc.is_none_or(|rc| x.seq > rc);
-        s.net.iter().any(|m| same(&m.entry))
+        // While the route is down what is in flight is stuck: as good as lost to SE.
+        (!s.ghost.partitioned && s.net.iter().any(|m| same(&m.entry)))
             || s.cores.iter().any(|c| c.buffer.iter().any(same))
             || s.te.log.iter().any(|x| waiting(&x))
             || s.ts.inflight.iter().any(|t| t.id == e.id && t.seq == e.seq)
@@ -246,6 +257,10 @@ impl RelayModel {
             Action::SiteFails { se_too: true } => Input::Crash { d: SE },
             Action::SiteFails { se_too: false } | Action::AppWrite { .. } => return Ok(None),
             Action::Detect => Input::Suspend,
+            Action::Partition | Action::Mend => return Ok(None),
+            Action::Notify => Input::GivenUp { epoch: s.ghost.gave_up_epoch },
+            Action::Resync => Input::Resync { source: SRC, target: TGT },
+            Action::Copy { block } => Input::Write { source: SRC, target: TGT, block, wid: s.ss.vol[usize::from(block)] },
             Action::Expire => Input::Expire,
             Action::Leftovers => Input::Leftovers,
             Action::Crash { d } => Input::Crash { d },
@@ -287,12 +302,38 @@ impl RelayModel {
             Action::Detect => c.failover && s.ss.failed && !s.ghost.detected && s.te.up,
             Action::Expire => s.te.can_expire(0),
             Action::AppWrite { block } => {
-                block < c.blocks && s.ts.app < c.app_writes && s.ts.state == PairState::FailureSuspend && s.te.app_may_restart(0)
+                block < c.blocks
+                    && s.ts.app < c.app_writes
+                    && s.ts.state == PairState::FailureSuspend
+                    && (s.te.app_may_restart(0) || (c.partition && s.ghost.notified && s.ghost.era == 0))
             }
             Action::Leftovers => {
                 c.immediate && s.te.up && s.te.pairs[0].failover == Failover::Done && !s.te.pairs[0].leftovers_taken
             }
+            Action::Partition => c.partition && !s.ghost.partitioned && !s.ghost.mended,
+            Action::Mend => s.ghost.partitioned && s.se.pairs[0].state == PairState::FailureSuspend,
+            Action::Notify => c.partition && s.ghost.gave_up && !s.ghost.notified && s.te.up,
+            Action::Resync => {
+                c.resync
+                    && s.ghost.mended
+                    && s.ghost.era == 0
+                    && s.se.up
+                    && s.se.pairs[0].state.suspended()
+                    && s.ss.state.suspended()
+                    && s.ss.outstanding == 0
+            }
+            Action::Copy { block } => {
+                block < c.blocks
+                    && s.ss.state == PairState::DuplexPending
+                    && s.ss.bitmap.marked(block.into())
+                    && s.ss.outstanding == 0
+                    && s.se.up
+            }
             Action::Create => c.setup && s.ss.state == PairState::Simplex && !s.ss.asked_create && s.se.up,
+            // After the resync's copy: DP -> D by the Fig. 11 handshake (note 4.8).
+            Action::AskDuplex if s.ss.state == PairState::DuplexPending => {
+                c.resync && s.ss.bitmap.is_empty() && !s.ss.asked_duplex && s.ss.outstanding == 0 && s.se.up
+            }
             Action::AskDuplex => {
                 c.setup
                     && s.ss.state == PairState::InitialCopying
@@ -304,6 +345,7 @@ impl RelayModel {
             Action::Write { block } => {
                 block < c.blocks
                     && !s.ss.failed
+                    && s.ghost.era == 0
                     && s.ss.issued < c.writes
                     && (s.ss.outstanding.count_ones() as u8) < c.outstanding
                     && (s.ss.state.copying() || s.ss.state.suspended())
@@ -321,6 +363,7 @@ impl RelayModel {
                 Self::first_of_run(s, m.into())
                     && s.net.get(usize::from(m)).is_some_and(|x| x.from == from && x.to == to)
                     && Self::up(s, to)
+                    && !s.ghost.partitioned
                     && (to < CORE0 || s.cores.get(usize::from(to - CORE0)).is_some_and(|c| !c.buffer.is_full()))
             }
             Action::Lose { m } => s.loss > 0 && Self::first_of_run(s, m.into()),
@@ -347,9 +390,10 @@ impl RelayModel {
                 _ => (0, 0),
             };
             let kind = h.entry.kind();
-            let known = s.ghost.created.iter().any(|c| c.kind == kind && (kind != Kind::Wr || c.wid == wid));
+            let era = s.ghost.era;
+            let known = s.ghost.created.iter().any(|c| c.era == era && c.kind == kind && (kind != Kind::Wr || c.wid == wid));
             if !known {
-                let _ = s.ghost.created.push(Created { seq: h.entry.seq, kind, block, wid });
+                let _ = s.ghost.created.push(Created { seq: h.entry.seq, kind, block, wid, era });
             }
         }
     }
@@ -370,6 +414,10 @@ impl RelayModel {
 
     /// Put an entry a device sent in flight. `None` when the network is full.
     fn put(s: &mut State, from: u8, visited: u8, t: Transmit<Wid>) -> Option<()> {
+        if s.ghost.partitioned {
+            // The route is down: what is sent now is lost.
+            return Some(());
+        }
         s.send(Msg { to: device(t.to), from, visited: visited | (1 << from), entry: t.entry }).then_some(())
     }
 
@@ -458,6 +506,7 @@ impl RelayModel {
             (Action::Timer { .. }, Some(Output::Timer(t))) => {
                 if let Timeout::GaveUp { .. } = t {
                     s.ghost.gave_up = true;
+                    s.ghost.gave_up_epoch = se_before.counters(ID).map_or(Default::default(), |c| c.epoch);
                     for h in se_before.log.iter() {
                         if let Body::Wr { data, .. } = h.entry.body {
                             if !s.se.log.iter().any(|x| x.entry == h.entry) {
@@ -532,6 +581,32 @@ impl RelayModel {
                 Self::te_answers(s, answer)?;
                 Self::te_removed(s, &te_before);
             }
+            (Action::Partition, None) => s.ghost.partitioned = true,
+            (Action::Mend, None) => {
+                s.ghost.partitioned = false;
+                s.ghost.mended = true;
+            }
+            (Action::Notify, Some(Output::Done)) => {
+                // TE tells TS to enter failure Suspend: TS records target writes in 1213.
+                s.ghost.notified = true;
+                if s.te.pairs[0].row.state == PairState::FailureSuspend {
+                    s.ts.state = PairState::FailureSuspend;
+                }
+            }
+            (Action::Resync, Some(Output::Control(r))) => {
+                r.ok()?;
+                // A new era of SE's sequence (re-based when hardened): what it creates from
+                // now on is judged against what TS applies once it took the resync.
+                s.ghost.era += 1;
+                let era = s.ghost.era;
+                for c in s.ghost.created.iter_mut().filter(|c| c.kind == Kind::Resync) {
+                    c.era = era;
+                }
+            }
+            (Action::Copy { block }, Some(Output::Write(r))) => match r {
+                Ok(WriteAck::Logged { .. }) => s.ss.bitmap.0 &= !(1u64 << block),
+                _ => return None,
+            },
             (Action::SiteFails { se_too }, _) => {
                 s.ss.failed = true;
                 if se_too {
@@ -593,7 +668,7 @@ impl RelayModel {
     fn fenced(&self, s: &mut State) {
         s.ts.state = PairState::FailureSuspend;
         if let (Some(sok), false) = (s.ghost.sok, s.ghost.expired) {
-            let missing = s.ghost.created.iter().any(|c| c.seq < sok && !s.ghost.applied.contains(&c.seq));
+            let missing = s.created_now().any(|c| c.seq < sok && !s.ghost.applied.contains(&c.seq));
             if missing {
                 s.ghost.sok_loss = true;
             }
@@ -609,8 +684,25 @@ impl RelayModel {
                 }
             }
             Body::PairCreate => s.ts.state = PairState::InitialCopying,
-            Body::Duplex => s.ts.state = PairState::Duplex,
+            Body::Duplex => {
+                s.ts.state = PairState::Duplex;
+                s.ts.bitmap = Bitmap::EMPTY;
+            }
+            // Data 1206: DP, and 1213 goes out in the DPOK. TS is in the resync's era now.
+            // (1213 stays until the pair is back in Duplex: the resync covers it.)
+            Body::Resync => {
+                s.ts.state = PairState::DuplexPending;
+                s.ghost.ts_era = s.ghost.era;
+                s.ghost.applied.clear();
+                s.ghost.unconfirmed = None;
+            }
             _ => {}
+        }
+        if let (Body::Wr { data, .. }, true) = (t.rio, s.ghost.ts_era > 0) {
+            // S14: what TS takes after the resync is of the resync's sequence.
+            if !s.created_now().any(|c| c.kind == Kind::Wr && c.seq == t.seq && c.wid == data) {
+                s.ghost.resurrected = true;
+            }
         }
         // A re-apply of the RIO whose answer TE's crash lost (the restarted TE sends it again,
         // the same data to the same block, nothing between) is not a new application.
@@ -628,7 +720,7 @@ impl RelayModel {
     pub fn fair_classes(&self) -> Vec<String> {
         let n = self.devices();
         let mut v: Vec<String> =
-            ["SE sends", "SE timers", "TE reflects", "TS answers", "SS program", "SE commits", "target host", "TE failover timer", "operator"]
+            ["SE sends", "SE timers", "TE reflects", "TS answers", "SS program", "SE commits", "target host", "TE failover timer", "operator", "maintenance", "management server"]
                 .map(String::from)
                 .to_vec();
         v.extend((0..self.config.cores).map(|c| format!("{} batch timer", device_name(CORE0 + c))));
@@ -649,29 +741,32 @@ impl RelayModel {
             Action::Timer { .. } => Some(1),
             Action::Reflect => Some(2),
             Action::Answer { ok: true, .. } => Some(3),
-            Action::Create | Action::AskDuplex => Some(4),
+            Action::Create | Action::AskDuplex | Action::Resync | Action::Copy { .. } => Some(4),
             Action::Commit => Some(5),
             Action::Detect => Some(6),
             Action::Expire => Some(7),
             Action::Leftovers => Some(8),
-            Action::Flush { c } => Some(9 + usize::from(c)),
-            Action::Restart { d } => Some(9 + cores + usize::from(d)),
-            Action::Deliver { from, to, .. } => Some(9 + cores + n + usize::from(from) * n + usize::from(to)),
+            Action::Mend => Some(9),
+            Action::Notify => Some(10),
+            Action::Flush { c } => Some(11 + usize::from(c)),
+            Action::Restart { d } => Some(11 + cores + usize::from(d)),
+            Action::Deliver { from, to, .. } => Some(11 + cores + n + usize::from(from) * n + usize::from(to)),
             Action::Answer { ok: false, .. }
             | Action::Write { .. }
             | Action::Lose { .. }
             | Action::Duplicate { .. }
             | Action::Crash { .. }
             | Action::SiteFails { .. }
+            | Action::Partition
             | Action::AppWrite { .. } => None,
         }
     }
 }
 
 impl State {
-    /// TS's bitmap 1213 (no target writes in these worlds).
+    /// TS's bitmap 1213.
     pub fn ts_bitmap(&self) -> Bitmap {
-        Bitmap::EMPTY
+        self.ts.bitmap
     }
 }
 
@@ -703,6 +798,8 @@ impl Model for RelayModel {
             cands.extend([Action::Crash { d }, Action::Restart { d }]);
         }
         cands.extend([Action::SiteFails { se_too: false }, Action::SiteFails { se_too: true }, Action::Detect, Action::Expire, Action::Leftovers]);
+        cands.extend([Action::Partition, Action::Mend, Action::Notify, Action::Resync]);
+        cands.extend((0..c.blocks).map(|block| Action::Copy { block }));
         cands.extend((0..c.blocks).map(|block| Action::AppWrite { block }));
         actions.extend(cands.into_iter().filter(|a| self.enabled(s, a)));
     }

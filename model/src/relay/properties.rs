@@ -1,5 +1,5 @@
-//! The properties of note section 6 that this world judges so far: S1-S6 and S8-S12
-//! (`always`), L1, L2 and L4 as obligations. S7, S13-S15, L3, L5-L7 join with the worlds and faults
+//! The properties of note section 6 that this world judges so far: S1-S6 and S8-S14
+//! (`always`), L1, L2 and L4-L6 as obligations. S7, S15, L3, L7 join with the worlds and faults
 //! that can break them (a property no check shows failing is not listed). Each reads the roles,
 //! TS and the ghost; none decides what a role decides.
 
@@ -20,9 +20,13 @@ pub const S9: &str = "S9 counter coherence";
 pub const S10: &str = "S10 pair-state chain";
 pub const S11: &str = "S11 failover fence";
 pub const S12: &str = "S12 failover prefix and completeness";
+pub const S13: &str = "S13 resync correctness";
+pub const S14: &str = "S14 no resurrection";
 pub const L1: &str = "L1 every write reflected and cleaned up";
 pub const L2: &str = "L2 quiescence";
 pub const L4: &str = "L4 failover terminates";
+pub const L5: &str = "L5 a permanent failure leads to failure Suspend";
+pub const L6: &str = "L6 resync converges";
 
 /// Every `always` property, in the order the verdict table shows them.
 pub fn all() -> Vec<Property<RelayModel>> {
@@ -38,21 +42,33 @@ pub fn all() -> Vec<Property<RelayModel>> {
         Property::always(S10, |_, s: &State| s10(s)),
         Property::always(S11, |_, s: &State| !s.ghost.breach),
         Property::always(S12, |_, s: &State| !s.ghost.sok_loss),
+        Property::always(S13, |_, s: &State| s.ghost.ts_era == 0 || s.ts.state != PairState::Duplex || s.ts.vol == s.ss.vol),
+        Property::always(S14, |_, s: &State| !s.ghost.resurrected),
     ]
 }
 
 /// Liveness as obligations (under the fairness of `RelayModel`'s classes).
 pub fn obligations() -> Vec<Obligation<RelayModel>> {
     vec![
-        Obligation { name: L1, pending: |_, s: &State| l1(s) },
+        Obligation { name: L1, pending: |m: &RelayModel, s: &State| l1(m, s) },
         Obligation { name: L2, pending: |_, s: &State| l2(s) },
         Obligation { name: L4, pending: |_, s: &State| s.ghost.detected && s.ts.state != PairState::FailureSuspend },
+        Obligation {
+            name: L5,
+            // Pending while the route is down with something SE must deliver.
+            pending: |_, s: &State| {
+                s.ghost.partitioned
+                    && s.se.log.iter().any(|h| h.retained)
+                    && !(s.se.pairs[0].state == PairState::FailureSuspend && s.ss.state == PairState::FailureSuspend)
+            },
+        },
+        Obligation { name: L6, pending: |_, s: &State| s.ghost.era > 0 && !(all_duplex(s) && s.ts.vol == s.ss.vol) },
     ]
 }
 
 /// Every property name, safety first, then liveness.
 pub fn names() -> Vec<&'static str> {
-    vec![S1, S2, S3, S4, S5, S6, S8, S9, S10, S11, S12, L1, L2, L4]
+    vec![S1, S2, S3, S4, S5, S6, S8, S9, S10, S11, S12, S13, S14, L1, L2, L4, L5, L6]
 }
 
 /// The areas a property belongs to.
@@ -63,6 +79,7 @@ pub fn tags(name: &str) -> &'static [&'static str] {
         "S8" => &["durability"],
         "S10" => &["lifecycle"],
         "S11" | "S12" | "L4" => &["failover"],
+        "S13" | "S14" | "L5" | "L6" => &["failover", "resync"],
         "L1" | "L2" => &["progress"],
         _ => &[],
     }
@@ -86,33 +103,44 @@ fn write_copies(s: &State) -> impl Iterator<Item = (Wid, Seq)> + '_ {
         }))
 }
 
-/// S1: the created entries have distinct seqs, and every copy of a write carries the seq it
-/// was created with (a resend is the same entry).
+/// S1: the entries SE created in one era have distinct seqs, and every copy of a write
+/// carries the seq it was created with (a resend is the same entry).
 fn s1(s: &State) -> bool {
     let c = &s.ghost.created;
-    let distinct = c.iter().enumerate().all(|(i, a)| c[..i].iter().all(|b| b.seq != a.seq));
-    distinct && write_copies(s).all(|(wid, seq)| s.created_write(wid).is_none_or(|c| c.seq == seq))
+    let distinct = c.iter().enumerate().all(|(i, a)| c[..i].iter().all(|b| b.era != a.era || b.seq != a.seq));
+    distinct
+        && write_copies(s).all(|(wid, seq)| {
+            let mine: Vec<&super::state::Created> = c.iter().filter(|x| x.kind == Kind::Wr && x.wid == wid).collect();
+            mine.is_empty() || mine.iter().any(|x| x.seq == seq)
+        })
 }
 
-/// S2: a write the host was told of before it issued another has the lower seq.
+/// S2: a write the host was told of before it issued another has the lower seq (the host's
+/// writes: the resync's copy re-sends them in whatever order the bitmap gives).
 fn s2(s: &State) -> bool {
-    s.ghost.created.iter().filter(|b| b.kind == Kind::Wr).all(|b| {
+    let writes = || s.ghost.created.iter().filter(|c| c.kind == Kind::Wr && c.era == 0);
+    writes().all(|b| {
         let before = s.ss.before[usize::from(b.wid)];
-        s.ghost.created.iter().filter(|a| a.kind == Kind::Wr && before & bit(a.wid) != 0).all(|a| a.seq < b.seq)
+        writes().filter(|a| a.era == b.era && before & bit(a.wid) != 0).all(|a| a.seq < b.seq)
     })
 }
 
-/// S3: what TS applied is a prefix of what SE created, in order.
+/// S3: what TS applied in its era is a prefix of what SE created in it, in order.
 fn s3(s: &State) -> bool {
     let a = &s.ghost.applied;
-    a.len() <= s.ghost.created.len() && a.iter().zip(s.ghost.created.iter()).all(|(x, c)| *x == c.seq)
+    let mut created = s.created_now();
+    a.iter().all(|x| created.next().is_some_and(|c| c.seq == *x))
 }
 
 /// S4: TS's volume is the image of the first writes SE created, as many as TS applied (but
 /// for the blocks the target application wrote after 1312).
 fn s4(s: &State) -> bool {
+    if s.ghost.ts_era > 0 {
+        // The resync's copy is not an ordered history: S13 judges where it ends.
+        return true;
+    }
     let mut img = [0 as Wid; super::config::MAX_BLOCKS];
-    for c in s.ghost.created.iter().take(s.ghost.applied.len()) {
+    for c in s.created_now().take(s.ghost.applied.len()) {
         if c.kind == Kind::Wr {
             if let Some(v) = img.get_mut(usize::from(c.block)) {
                 *v = c.wid;
@@ -122,21 +150,21 @@ fn s4(s: &State) -> bool {
     (0..img.len()).all(|b| s.ghost.app_blocks & (1 << b) != 0 || img[b] == s.ts.vol[b])
 }
 
-/// S8: the last acknowledged write of every block is applied, held by SE, or marked in 727
-/// or 1211.
+/// S8: the last acknowledged write of every block is at TS, held by SE, or marked in 727,
+/// 1211 or 1213 (a block the target wrote is copied back at the resync).
 fn s8(s: &State) -> bool {
     if s.ss.failed {
         // The source site is gone: what TS lacks is the accepted loss of note 4.9 (N4), and
         // S12 judges what a live SE still held.
         return true;
     }
-    let marked = s.se.pairs[0].bitmap.union(s.ss.bitmap);
+    let marked = s.se.pairs[0].bitmap.union(s.ss.bitmap).union(s.ts.bitmap);
     (0..s.ss.vol.len()).all(|b| {
         let w = s.ss.vol[b];
         if w == 0 || s.ghost.acked & bit(w) == 0 {
             return true;
         }
-        let applied = s.created_write(w).is_some_and(|c| s.applied(c.seq) && s.ts.vol[b] == w);
+        let applied = s.ts.vol[b] == w;
         let held = s.se.log.iter().chain(s.se.staged.iter()).any(|h| matches!(h.entry.body, Body::Wr { data, .. } if data == w));
         applied || held || marked.marked(b as u32)
     })
@@ -160,10 +188,10 @@ fn s10(s: &State) -> bool {
         (Some(a), Some(b)) => a <= b,
         _ => true,
     });
-    let duplex = s.ghost.created.iter().find(|c| c.kind == Kind::Duplex).map(|c| c.seq);
+    let duplex = s.created_now().find(|c| c.kind == Kind::Duplex).map(|c| c.seq);
     let anyone_d = [s.ss.state, s.se.pairs[0].state, s.te.pairs[0].row.state, s.ts.state].contains(&PairState::Duplex);
     let complete = match duplex {
-        Some(d) => s.ghost.created.iter().filter(|c| c.seq < d).all(|c| s.applied(c.seq)),
+        Some(d) => s.created_now().filter(|c| c.seq < d).all(|c| s.applied(c.seq)),
         None => true,
     };
     chain && (!anyone_d || complete)
@@ -172,14 +200,20 @@ fn s10(s: &State) -> bool {
 /// L1 pending: a write SE created is not yet applied, SE or TE still holds a write, or the
 /// pair was given up (there is no permanent failure in these worlds); not after the source
 /// site failed (then L4).
-fn l1(s: &State) -> bool {
+fn l1(m: &RelayModel, s: &State) -> bool {
     if s.ss.failed {
         return false;
     }
-    let unapplied = s.ghost.created.iter().any(|c| c.kind == Kind::Wr && !s.applied(c.seq));
+    let unapplied = s.ghost.created.iter().any(|c| c.kind == Kind::Wr && c.era == s.ghost.ts_era && !s.applied(c.seq));
     let se_holds = s.se.log.iter().any(|h| h.retained && h.entry.kind() == Kind::Wr);
     let te_holds = s.te.log.iter().any(|e| e.kind() == Kind::Wr);
-    unapplied || se_holds || te_holds || s.ghost.gave_up
+    // Where the route may fail for good, a give-up is the design (L5, then L6 judge it).
+    unapplied || se_holds || te_holds || (s.ghost.gave_up && !m.config.partition)
+}
+
+/// All four holders in Duplex.
+fn all_duplex(s: &State) -> bool {
+    [s.ss.state, s.se.pairs[0].state, s.te.pairs[0].row.state, s.ts.state].iter().all(|x| *x == PairState::Duplex)
 }
 
 /// L2 pending: anything is in a log, a core's buffer or the network (while the source site

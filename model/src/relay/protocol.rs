@@ -16,7 +16,8 @@ pub struct Relay;
 /// The action classes, for coverage, in the order [`Relay::action_class`] numbers them.
 const CLASSES: &[&str] = &[
     "create", "duplex", "write", "commit", "send", "timer", "deliver", "lose", "duplicate", "flush", "reflect", "answer",
-    "crash", "restart", "site-fails", "detect", "expire", "app-write", "leftovers",
+    "crash", "restart", "site-fails", "detect", "expire", "app-write", "leftovers", "partition", "mend", "notify", "resync",
+    "copy",
 ];
 
 impl Protocol for Relay {
@@ -119,6 +120,13 @@ impl Protocol for Relay {
                 why: "control entries are not gated: the Duplex transition overtakes the copy's write and TS reaches D without it",
             },
             Gap {
+                name: "F5",
+                tier: Tier::Tiny,
+                check: format!("relay/fig12/faithful/{mode}"),
+                property: properties::L6,
+                why: "the resync keeps the old sequence: the entries after it wait behind the hole the give-up left",
+            },
+            Gap {
                 name: "F6",
                 tier: Tier::Tiny,
                 check: format!("relay/fig13/faithful/{mode}"),
@@ -178,6 +186,11 @@ impl Protocol for Relay {
             Action::Expire => 16,
             Action::AppWrite { .. } => 17,
             Action::Leftovers => 18,
+            Action::Partition => 19,
+            Action::Mend => 20,
+            Action::Notify => 21,
+            Action::Resync => 22,
+            Action::Copy { .. } => 23,
         }
     }
 
@@ -300,6 +313,11 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
         Action::Expire => Event::note("TE", "failover timer expires (1306)"),
         Action::AppWrite { block } => Event::note("TS", format!("the target application writes b{block}")),
         Action::Leftovers => Event::note("TE", format!("leftovers read out and applied: {}", after.ghost.applied.len().saturating_sub(before.ghost.applied.len()))),
+        Action::Partition => Event::note("network", "the route fails"),
+        Action::Mend => Event::note("network", "maintenance mends the route"),
+        Action::Notify => Event::note("TE", "told of SE's give-up (network 150): failure Suspend, TS too"),
+        Action::Resync => Event::arrow("SS", "SE", "RIO(resynchronize)"),
+        Action::Copy { block } => Event::arrow("SS", "SE", format!("copy of b{block}: RIO(WR) w{}", before.ss.vol.get(usize::from(block)).copied().unwrap_or(0))),
         Action::Crash { d } => Event::note(device_name(d), "crashes"),
         Action::Restart { d } => Event::note(device_name(d), "restarts"),
     }

@@ -79,14 +79,16 @@ pub struct Created {
     /// For a write: its block and id.
     pub block: u8,
     pub wid: Wid,
+    /// The sequence it belongs to: 0, then one more at each resync SE began.
+    pub era: u8,
 }
 
 /// The ghost history the properties read.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct Ghost {
-    pub created: heapless::Vec<Created, 8>,
-    /// Seqs whose RIO TS applied, in order (the re-apply of the one TE's crash left
-    /// unconfirmed, the same write again, is not listed twice).
+    pub created: heapless::Vec<Created, 12>,
+    /// Seqs whose RIO TS applied in its era (`ts_era`), in order (the re-apply of the one TE's
+    /// crash left unconfirmed, the same write again, is not listed twice).
     pub applied: heapless::Vec<Seq, 8>,
     /// Writes SE answered RIO(WROK) (bit `wid`).
     pub acked: u8,
@@ -123,6 +125,20 @@ pub struct Ghost {
     pub breach: bool,
     /// S12(b): TE fenced on the SOK while a write SE created before it was not applied.
     pub sok_loss: bool,
+    /// The route is down (entries in flight stuck, new ones lost) / was mended.
+    pub partitioned: bool,
+    pub mended: bool,
+    /// The management server told TE of SE's give-up.
+    pub notified: bool,
+    /// The epoch SE gave up in.
+    pub gave_up_epoch: rcopy::relay::Epoch,
+    /// Resyncs SE began (its sequence was re-based).
+    pub era: u8,
+    /// Resyncs TS took (data 1206): `applied` is this era's.
+    pub ts_era: u8,
+    /// S14: TS applied a write that is not this era's.
+    pub resurrected: bool,
+
 }
 
 /// A state of the world.
@@ -158,9 +174,14 @@ impl State {
             .chain(self.te.log.iter())
     }
 
-    /// The created write `wid`, if numbered.
+    /// The created write `wid` of TS's era, if numbered.
     pub fn created_write(&self, wid: Wid) -> Option<&Created> {
-        self.ghost.created.iter().find(|c| c.kind == Kind::Wr && c.wid == wid)
+        self.created_now().find(|c| c.kind == Kind::Wr && c.wid == wid)
+    }
+
+    /// The entries SE created in TS's era: what `applied` is judged against.
+    pub fn created_now(&self) -> impl Iterator<Item = &Created> + '_ {
+        self.ghost.created.iter().filter(|c| c.era == self.ghost.ts_era)
     }
 
     /// Whether `seq` was applied at TS.
