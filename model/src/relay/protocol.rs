@@ -267,7 +267,10 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
                 let again = before.se.log.get(usize::from(i)).is_some_and(|h| h.sent);
                 Event::arrow("SE", device_name(m.to), format!("{}{}", entry(&m.entry), if again { " (again)" } else { "" }))
             }
-            None => Event::note("SE", format!("sends entry {i}")),
+            None => match before.se.log.get(usize::from(i)) {
+                Some(h) if after.ghost.partitioned => Event::note("SE", format!("sends {} into the failed route: lost", entry(&h.entry))),
+                _ => Event::note("SE", format!("sends entry {i}")),
+            },
         },
         Action::Timer { i } => match before.se.log.get(usize::from(i)) {
             Some(h) => {
