@@ -156,6 +156,9 @@ impl<D: Clone + PartialEq, const LOG: usize> SharedTarget<D, LOG> {
 
     /// TS answered (2006-2011).
     pub fn ts_answer(&self, id: Id, seq: Seq, answer: TsAnswer, now: Time) -> Result<Option<LogEntry<D>>, TargetNotNow> {
-        self.lock().te.ts_answer(id, seq, answer, now)
+        let r = self.lock().te.ts_answer(id, seq, answer, now);
+        // The ID's slot at TS is free: the reflector may take the next entry.
+        self.stored.notify_all();
+        r
     }
 }

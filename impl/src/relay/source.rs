@@ -539,6 +539,9 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
     /// Give-up (l. 446): the pair's held entries converted into 727 (B30: dropped), the pair
     /// in failure Suspend.
     pub fn give_up(&mut self, pair: u8) {
+        if usize::from(pair) >= self.pairs.len() {
+            return;
+        }
         let region = self.config.region_blocks;
         let convert = !self.fault(Fault::B30);
         let mut bits = self.pairs[usize::from(pair)].bitmap;

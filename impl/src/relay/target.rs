@@ -223,6 +223,10 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         let hardened = self.hardened();
         let rc0 = self.config.rc0;
         let b16 = self.fault(Fault::B16);
+        if self.pair_of(e.source, e.target).is_none() {
+            // No pair of this TE copies from 802 to 801: not an entry for it.
+            return TargetReceived::Ignored;
+        }
         let Some(c) = self.counters_mut(e.id) else {
             return TargetReceived::Ignored;
         };
@@ -411,6 +415,9 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         // finds nothing (its entry went with the old epoch) and counts nothing.
         let (_, epoch) = c.inflight.remove(k);
         let Some(e) = self.log.iter().find(|e| e.id == id && e.seq == seq && e.epoch == epoch && e.kind().sequenced()).cloned() else {
+            for p in 0..self.pairs.len() as u8 {
+                self.settle(p);
+            }
             return Ok(None);
         };
         let pair = self.pair_of(e.source, e.target);
@@ -607,8 +614,22 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         }
     }
 
+    /// TE up again: a failover that was waiting for TS's answer (lost with the crash) goes on.
     pub fn restart(&mut self) {
         self.up = true;
+        for p in 0..self.pairs.len() as u8 {
+            self.settle(p);
+        }
+    }
+
+    /// Whether TE keeps stored entry `e` to reflect it: it will answer it in turn (a copy at
+    /// or below RC that the text's TE stores is never answered; nothing of a fenced ID is).
+    pub fn awaits(&self, e: &LogEntry<D>) -> bool {
+        let Some(c) = self.counters(e.id) else { return false };
+        if !self.log.contains(e) || (c.fenced && !self.fault(Fault::B14)) {
+            return false;
+        }
+        self.fault(Fault::B9) || !self.gated(e.kind()) || e.seq > c.rc
     }
 
     /// The pair's state at TE.

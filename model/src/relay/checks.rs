@@ -50,15 +50,15 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
     match fault {
         Fault::B1 => (&[S6, S8, L1], "SE deletes a write as it sends it: lost in the network, it exists nowhere"),
         Fault::B2 => (&[S5], "TE answers a write when it stores it, before TS applied it"),
-        Fault::B3 => (&[S5, S6, L1], "TE's WROK carries RC + 1: SE deletes the next write, which was lost, and never resends it"),
-        Fault::B4 => (&[S1, S3], "a resend is numbered again: the same write applied twice, the second time out of order"),
+        Fault::B3 => (&[S5, S6, L1], "TE's WROK carries RC + 1: it names a seq TS has not applied, and SE deletes that entry (S6) and never resends it (L1)"),
+        Fault::B4 => (&[S1, S3], "a resend is numbered again: the held write gets a second seq, and TS can apply it twice, out of order (S3)"),
         Fault::B5 => (&[S3], "no dedup, and both copies of RC + 1 reflected: a seq twice, then a gap"),
         Fault::B7 => (&[S3, L1], "CC starts at RC's base: the first write's seq is taken for a duplicate and never applied"),
         Fault::B8 => (&[S1], "two RIO(WR) handlers read CC before either increments it: two writes share a seq"),
-        Fault::B9 => (&[S3, S4], "TE reflects in arrival order: TS shows a write without the one before it"),
+        Fault::B9 => (&[S3, S4], "TE reflects in arrival order: TS applies a write before the one numbered ahead of it"),
         Fault::B10 => (&[S3, S4], "two RIOs of one ID at TS at once, answered in either order"),
         Fault::B11 => (&[S2], "SE answers WROK before numbering: the host's later write gets the lower seq"),
-        Fault::B12 => (&[S3, S10, L1], "the Duplex transition passes the gate before the initial copy's write: D early, RC skips"),
+        Fault::B12 => (&[S3, S10, L1], "control entries bypass the gate: a resent pair creation is applied again (RC counts it twice), and the Duplex transition can pass the copy's write (S10)"),
         Fault::B13 => (&[S12], "TE fences on the LE(SOK) as it comes: a write SE pushed out behind it is lost though SE was alive"),
         Fault::B14 => (&[S11], "no fence: TE goes on sending TS the pair's writes after 1310"),
         Fault::B15 => (&[S13], "1209 replaces 727 with TS's 1213 instead of their union: a block SE gave up is never copied"),
@@ -71,7 +71,7 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B33 => (&[L4], "TE's failover timer is never armed: with SE dead, no SOK comes and the failover never ends"),
         Fault::B21 => (&[S9], "a duplicate WROK counts as a deletion: CC - DC no longer counts what SE holds"),
         Fault::B22 => (&[S3], "TE's RC is not durable: after its crash a late copy of a reflected write is applied again"),
-        Fault::B23 => (&[S1, S8], "SE's CC is not durable: a new write reuses a reflected seq and TE re-acks it unapplied"),
+        Fault::B23 => (&[S1, S8], "SE's CC is not durable: after its crash a new write takes a seq already used, and TE re-acks it unapplied (S8)"),
         Fault::B24 => (&[S8], "SE's log is volatile: a crash loses acknowledged writes and their record"),
         Fault::B25 => (&[S10], "SE moves the pair on when it sends the control entry, before TS did"),
         Fault::B27 => (&[L1], "TE's WROK is not swapped and finds no way back: SE resends until it gives the pair up"),
@@ -178,8 +178,8 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         violated(&[S11, S12]),
         "F6, F9: no fence after 1310 (TE sends TS writes after it), and the literal SOK (TE fences while a write SE pushed out is missing)",
     ));
-    v.push(check("fig12", Variant::Faithful, None, violated(&[L6]), "F5: the resync keeps the old sequence: everything after it waits behind the hole the give-up left"));
-    v.push(check("fig13-immediate", Variant::Faithful, None, violated(&[S11]), "F7: the modification restarts the application, then the leftovers land over its write"));
+    v.push(check("fig12", Variant::Faithful, None, violated(&[L6]), "F5: the resync keeps the old sequence: the copy's writes wait behind the hole the give-up left (the text's ungated control entries let the resync and the Duplex transition through)"));
+    v.push(check("fig13-immediate", Variant::Faithful, None, violated(&[S11]), "the text's modification: with no fence TE still sends TS writes after 1310 (F6 again); its restart before the leftovers (F7) is B18's check, where the fence exists"));
     for &f in MODELLED {
         let (props, why) = targets(f);
         v.push(check(fault_config(f, tier), Variant::Hardened, Some(f), violated(props), why));

@@ -213,8 +213,7 @@ impl RelayModel {
     /// TE keeps without answering, F1).
     fn downstream(s: &State, e: &LogEntry<Wid>) -> bool {
         let same = |x: &LogEntry<Wid>| x.id == e.id && x.seq == e.seq && x.epoch == e.epoch;
-        let rc = s.te.counters(e.id).map(|c| c.rc);
-        let waiting = |x: &&LogEntry<Wid>| same(x) && rc.is_none_or(|rc| x.seq > rc);
+        let waiting = |x: &&LogEntry<Wid>| same(x) && s.te.awaits(x);
         // While the route is down what is in flight is stuck: as good as lost to SE.
         (!s.ghost.partitioned && s.net.iter().any(|m| same(&m.entry)))
             || s.cores.iter().any(|c| c.buffer.iter().any(same))

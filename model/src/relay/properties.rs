@@ -153,9 +153,9 @@ fn s4(s: &State) -> bool {
 /// S8: the last acknowledged write of every block is at TS, held by SE, or marked in 727,
 /// 1211 or 1213 (a block the target wrote is copied back at the resync).
 fn s8(s: &State) -> bool {
-    if s.ss.failed {
-        // The source site is gone: what TS lacks is the accepted loss of note 4.9 (N4), and
-        // S12 judges what a live SE still held.
+    if s.ghost.se_dead || s.ghost.expired {
+        // The timeout path of failover (SE dead, or TE's timer expired): what TS lacks is the
+        // accepted loss of note 4.9 (N4).
         return true;
     }
     let marked = s.se.pairs[0].bitmap.union(s.ss.bitmap).union(s.ts.bitmap);
