@@ -267,7 +267,8 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
         },
         Action::Timer { i } => match before.se.log.get(usize::from(i)) {
             Some(h) => {
-                let gave_up = after.ghost.gave_up && !before.ghost.gave_up;
+                // A resend keeps the entry; a give-up converts the pair's entries.
+                let gave_up = after.se.log.iter().filter(|h| h.retained).count() < before.se.log.iter().filter(|h| h.retained).count();
                 Event::note("SE", format!("timer of {}: {}", entry(&h.entry), if gave_up { "gives the pair up (727)" } else { "resend" }))
             }
             None => Event::note("SE", "a timer fires"),
