@@ -405,3 +405,28 @@ fn resync_after_failover_copies_what_se_still_held() {
     assert!(se.pairs[0].bitmap.marked(1), "the held write is in 727 for the resync");
     assert_eq!(se.held(ID), 1, "only the LE(resynchronize) is held");
 }
+
+/// A Suspend instruction of an earlier epoch (a late copy from before a resync) does not
+/// suspend the resynced pair (hardened); the text's SE takes any.
+#[test]
+fn a_stale_suspend_instruction_is_ignored_after_a_resync() {
+    let (mut se, mut core, mut te) = roles(Variant::Hardened, PairState::Duplex);
+    let stale = te.suspend(0, Time(1)).unwrap();
+    assert_eq!(stale.epoch.0, 0);
+    se.give_up(0);
+    se.resync(SRC, TGT, Time(2)).unwrap();
+    let rs = se_send(&mut se, &mut core);
+    assert_eq!(rs.epoch.0, 1);
+    // The pair goes back to DP through the DPOK, then the old instruction arrives.
+    let mut te2 = Te::new(
+        TargetConfig { me: TE, variant: Variant::Hardened, faults: FaultSet::NONE, rc0: Seq(0), durable: true, immediate: false },
+        &[row(PairState::FailureSuspend)],
+    );
+    te2.receive(&rs);
+    let Reflected::ToTs(rio) = te2.reflect(ID).unwrap() else { panic!() };
+    let dpok = te2.ts_answer(ID, rio.seq, TsAnswer::Dpok(Bitmap::EMPTY), Time(3)).unwrap().unwrap();
+    se.receive(&dpok);
+    assert_eq!(se.pairs[0].state, PairState::DuplexPending);
+    assert_eq!(se.receive(&stale), SourceReceived::Ignored);
+    assert_eq!(se.pairs[0].state, PairState::DuplexPending, "not suspended by an instruction of epoch 0");
+}

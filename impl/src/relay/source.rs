@@ -489,6 +489,12 @@ impl<D: Clone, const LOG: usize> SourceEdge<D, LOG> {
         let Some(p) = self.pair_of(e.target, e.source) else {
             return SourceReceived::Ignored;
         };
+        let id = self.pairs[usize::from(p)].id;
+        if self.hardened() && self.counters(id).is_some_and(|c| e.epoch < c.epoch) {
+            // An instruction of an earlier epoch (a late or duplicated copy from before a
+            // resync): the pair it meant is gone; the resynced pair is not suspended by it.
+            return SourceReceived::Ignored;
+        }
         for h in self.log.iter_mut().filter(|h| h.pair == p) {
             h.pending = true;
         }

@@ -107,6 +107,9 @@ pub fn device_name(d: u8) -> String {
 impl RelayModel {
     pub fn new(config: Config, variant: Variant, faults: FaultSet) -> Result<RelayModel, String> {
         config.validate()?;
+        if variant == Variant::Hardened && !config.durable {
+            return Err("the hardened variant keeps the edges' logs and counters durable (before 1904): `durable = false` is the text's F8, run it with `--variant faithful`".into());
+        }
         let mut hops = vec![addr(SE)];
         hops.extend((0..config.cores).map(|c| addr(CORE0 + c)));
         hops.push(addr(TE));
