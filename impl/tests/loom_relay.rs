@@ -247,6 +247,9 @@ fn b28_found_by_loom() {
     assert!(stderr.contains("deadlock"), "the child failed otherwise than by loom's deadlock report: {stderr}");
 }
 
+// Ignored in a direct run on purpose: loom aborts the process after reporting B28's deadlock,
+// so `b28_found_by_loom` (run by `make loom`, part of `make test`) runs this one in a child
+// process and asserts it fails with the deadlock report.
 #[cfg(feature = "faults")]
 #[test]
 #[ignore = "run by b28_found_by_loom in a child process"]

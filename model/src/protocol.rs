@@ -328,6 +328,22 @@ pub fn known_mode(mode: &str, valid: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Named config `name` of a protocol's `configs`, parsed. A shipped config that does not parse
+/// is a bug of the protocol, not bad input: it panics (the registry tests parse every one).
+pub fn parse_named<C: DeserializeOwned>(protocol: &str, configs: &[NamedConfig], name: &str) -> Option<C> {
+    let c = configs.iter().find(|c| c.name == name)?;
+    Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("{protocol} config `{name}` does not parse: {e}")))
+}
+
+/// Config field `key`'s value `v` within `lo..=hi`, or an error naming the field.
+pub fn in_range(key: &str, v: u32, lo: u32, hi: u32) -> Result<(), String> {
+    if v < lo || v > hi {
+        Err(format!("`{key}` is {v}: it must be {lo} to {hi}"))
+    } else {
+        Ok(())
+    }
+}
+
 /// A config argument's label: a path `dir/x.toml` is `x`, a name is itself.
 pub fn config_label(config: &str) -> String {
     if config.ends_with(".toml") || config.contains('/') {

@@ -156,19 +156,12 @@ pub const NAMED: &[NamedConfig] = &[
 impl Config {
     /// A named config, parsed.
     pub fn named(name: &str) -> Option<Config> {
-        let c = NAMED.iter().find(|c| c.name == name)?;
-        Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("journal config `{name}` does not parse: {e}")))
+        crate::protocol::parse_named("journal", NAMED, name)
     }
 
     /// Whether the world is within the model's bounds; an error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let range = |key: &str, v: u32, lo: u32, hi: u32| {
-            if v < lo || v > hi {
-                Err(format!("`{key}` is {v}: it must be {lo} to {hi}"))
-            } else {
-                Ok(())
-            }
-        };
+        let range = crate::protocol::in_range;
         range("queue_units", self.queue_units, 2, MAX_QUEUE as u32)?;
         range("volume_blocks", self.volume_blocks.into(), 1, MAX_BLOCKS as u32)?;
         range("writes", self.writes.into(), 1, MAX_WRITES as u32)?;

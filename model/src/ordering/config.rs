@@ -134,8 +134,7 @@ pub const MAX_PAIRS: usize = 64;
 impl Config {
     /// A named config, parsed from the TOML that ships with the protocol.
     pub fn named(name: &str) -> Option<Config> {
-        let c = NAMED.iter().find(|c| c.name == name)?;
-        Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("configs/{name}.toml: {e}")))
+        crate::protocol::parse_named("ordering", NAMED, name)
     }
 
     /// The names of the named configs.

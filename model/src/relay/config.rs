@@ -169,19 +169,12 @@ pub const NAMED: &[NamedConfig] = &[
 impl Config {
     /// A named config, parsed.
     pub fn named(name: &str) -> Option<Config> {
-        let c = NAMED.iter().find(|c| c.name == name)?;
-        Some(toml::from_str(c.toml).unwrap_or_else(|e| panic!("relay config `{name}` does not parse: {e}")))
+        crate::protocol::parse_named("relay", NAMED, name)
     }
 
     /// Whether the world is within the model's bounds; an error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let range = |key: &str, v: u32, lo: u32, hi: u32| {
-            if v < lo || v > hi {
-                Err(format!("`{key}` is {v}: it must be {lo} to {hi}"))
-            } else {
-                Ok(())
-            }
-        };
+        let range = crate::protocol::in_range;
         range("writes", self.writes.into(), 1, MAX_WRITES as u32)?;
         range("outstanding", self.outstanding.into(), 1, 2)?;
         range("ts_errors", self.ts_errors.into(), 0, 2)?;
