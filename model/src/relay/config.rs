@@ -101,6 +101,25 @@ pub struct Config {
     /// the merged bitmap marks and asks for the Duplex transition.
     #[serde(default)]
     pub resync: bool,
+    /// Volume pairs (1 or 2), each with `blocks` blocks; the second pair's source and target
+    /// are on a second storage pair when `multipath`, else on the same storages.
+    #[serde(default = "one8")]
+    pub pairs: u8,
+    /// Order assurance IDs (1 or 2): with 2, each pair has its own ID (K3); with 1, the pairs
+    /// share one (method A-2, K2).
+    #[serde(default = "one8")]
+    pub ids: u8,
+    /// Pair `p`'s storages are routed through core `p` alone (two routes, K2): entries of one
+    /// ID race each other on two paths.
+    #[serde(default)]
+    pub multipath: bool,
+    /// The target host's detection is false (note 5.3): the source site lives on, and its
+    /// host goes on writing while TE fails the pair over.
+    #[serde(default)]
+    pub false_detection: bool,
+    /// The route names core C1 twice, [SE, C1, C2, C1, TE] (fault B26's route): C1 refuses it.
+    #[serde(default)]
+    pub route_loop: bool,
 }
 
 fn yes() -> bool {
@@ -147,6 +166,11 @@ pub const FIELDS: &[Field] = &[
     Field { key: "app_writes", about: "writes of the target application after 1312 or a give-up (0 to 2; default 0)" },
     Field { key: "partition", about: "the route may fail until maintenance, which follows a give-up (default false)" },
     Field { key: "resync", about: "after a give-up and the maintenance SS resyncs, Fig. 12 (default false)" },
+    Field { key: "pairs", about: "volume pairs, each of `blocks` blocks (1 or 2; default 1)" },
+    Field { key: "ids", about: "order assurance IDs: 2 gives each pair its own (needs 2 pairs; default 1)" },
+    Field { key: "multipath", about: "pair p on its own storages, routed through core p alone (needs 2 pairs and 2 cores)" },
+    Field { key: "false_detection", about: "the target host detects a failure that did not happen; SS writes on (note 5.3; needs failover)" },
+    Field { key: "route_loop", about: "the route is [SE, C1, C2, C1, TE]: C1 refuses it but under fault B26 (needs 2 cores)" },
 ];
 
 /// The named configs.
@@ -164,6 +188,10 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "fig13", toml: include_str!("configs/fig13.toml") },
     NamedConfig { name: "fig13-immediate", toml: include_str!("configs/fig13-immediate.toml") },
     NamedConfig { name: "fig12", toml: include_str!("configs/fig12.toml") },
+    NamedConfig { name: "multipath", toml: include_str!("configs/multipath.toml") },
+    NamedConfig { name: "two-ids", toml: include_str!("configs/two-ids.toml") },
+    NamedConfig { name: "loop", toml: include_str!("configs/loop.toml") },
+    NamedConfig { name: "false-failover", toml: include_str!("configs/false-failover.toml") },
 ];
 
 impl Config {
@@ -178,7 +206,9 @@ impl Config {
         range("writes", self.writes.into(), 1, MAX_WRITES as u32)?;
         range("outstanding", self.outstanding.into(), 1, 2)?;
         range("ts_errors", self.ts_errors.into(), 0, 2)?;
-        range("blocks", self.blocks.into(), 1, MAX_BLOCKS as u32)?;
+        range("pairs", self.pairs.into(), 1, 2)?;
+        range("ids", self.ids.into(), 1, self.pairs.into())?;
+        range("blocks", self.blocks.into(), 1, (MAX_BLOCKS / usize::from(self.pairs)) as u32)?;
         range("cores", self.cores.into(), 0, MAX_CORES as u32)?;
         range("loss", self.loss.into(), 0, 3)?;
         range("dup", self.dup.into(), 0, 3)?;
@@ -208,6 +238,18 @@ impl Config {
         }
         if self.failover && self.setup {
             return Err("`failover` with `setup` is not modelled: the pair starts in Duplex".into());
+        }
+        if self.false_detection && !self.failover {
+            return Err("`false_detection` needs `failover = true`".into());
+        }
+        if self.multipath && !(self.pairs == 2 && self.cores == 2) {
+            return Err("`multipath` routes pair p through core p: it needs `pairs = 2` and `cores = 2`".into());
+        }
+        if self.route_loop && (self.cores != 2 || self.pairs != 1) {
+            return Err("`route_loop` is [SE, C1, C2, C1, TE]: it needs `cores = 2` and one pair".into());
+        }
+        if self.pairs > 1 && (self.setup || self.failover || self.partition || self.crash_se || self.crash_te) {
+            return Err("two pairs with `setup`, `failover`, `partition` or an edge's crash are not modelled: both pairs start in Duplex".into());
         }
         if !self.durable && !(self.crash_se || self.crash_te) {
             return Err("`durable = false` matters only with `crash_se` or `crash_te`".into());

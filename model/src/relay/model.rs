@@ -6,9 +6,10 @@ use super::config::{Config, MAX_BLOCKS};
 use super::dispatch::{feed, Input, Output};
 use super::state::{bit, Created, Ghost, Msg, Ss, State, Te, Ts, Wid, CORE0, SE, TE};
 use rcopy::fault::FaultSet;
+use rcopy::relay::manager::{self, CustomerId, IdMethod, Manager, PairInput, Reverse, RouteInput, StorageInput, Via};
 use rcopy::relay::{
-    Addr, Bitmap, Body, CoreConfig, Failover, CoreDevice, CoreStep, Id, Kind, LogEntry, Lun, PairRow, PairState, Reflected, Refused, Route,
-    RouteRow, Routing, Seq, SourceConfig, SourceEdge, SourceReceived, SsReply, TargetConfig, TargetEdge, TargetReceived,
+    Addr, Bitmap, Body, CoreConfig, Failover, CoreDevice, CoreStep, Id, Kind, LogEntry, Lun, PairRow, PairState, Reflected, Refused,
+    Routing, Seq, SourceConfig, SourceEdge, SourceReceived, SsReply, TargetConfig, TargetEdge, TargetReceived,
     Timeout, Transmit, TsAnswer, Variant, VolRef, WriteAck, Wwn,
 };
 use serde::{Deserialize, Serialize};
@@ -17,8 +18,20 @@ use stateright::{Model, Property};
 /// The volume pair: source volume 113 on SS, target volume 123 on TS.
 pub const SRC: VolRef = VolRef { wwn: Wwn(0x112), lun: Lun(13) };
 pub const TGT: VolRef = VolRef { wwn: Wwn(0x122), lun: Lun(23) };
-/// The pair's order assurance ID.
+/// The first pair's order assurance ID (a second ID, if any, is `Id(2)`).
 pub const ID: Id = Id(1);
+
+/// The second volume pair on the same storages (K3), or on a second storage pair (K2,
+/// `multipath`).
+const SRC2: VolRef = VolRef { wwn: Wwn(0x112), lun: Lun(14) };
+const TGT2: VolRef = VolRef { wwn: Wwn(0x122), lun: Lun(24) };
+const SRC2_MULTI: VolRef = VolRef { wwn: Wwn(0x212), lun: Lun(14) };
+const TGT2_MULTI: VolRef = VolRef { wwn: Wwn(0x222), lun: Lun(24) };
+
+/// The index of order assurance ID `id` in the ghost (IDs are 1 and 2).
+pub fn ix(id: Id) -> u8 {
+    id.0.saturating_sub(1) as u8
+}
 
 /// A step of the world.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -43,8 +56,8 @@ pub enum Action {
     Duplicate { m: u8 },
     /// Core `c`'s batch timer.
     Flush { c: u8 },
-    /// TE reflects the pair's ID.
-    Reflect,
+    /// TE reflects order assurance ID `Id(id + 1)`.
+    Reflect { id: u8 },
     /// TS answers the RIO at `k` (`ok`: applied; else a transient error).
     Answer { k: u8, ok: bool },
     /// The source site fails (SS and its host stop); `se_too`: SE dies with it.
@@ -83,6 +96,11 @@ pub struct RelayModel {
     pub variant: Variant,
     pub faults: FaultSet,
     pub routing: Routing,
+    /// The pair rows (411) the management server derived (step 903), in the Simplex state.
+    pub rows: heapless::Vec<PairRow, 2>,
+    /// C1 (without faults) holds for the tables the world runs on: `false` only where a fault
+    /// (B26) let a defective route through.
+    pub c1: bool,
 }
 
 /// Device `d`'s IP address.
@@ -110,17 +128,93 @@ impl RelayModel {
         if variant == Variant::Hardened && !config.durable {
             return Err("the hardened variant keeps the edges' logs and counters durable (before 1904): `durable = false` is the text's F8, run it with `--variant faithful`".into());
         }
-        let mut hops = vec![addr(SE)];
-        hops.extend((0..config.cores).map(|c| addr(CORE0 + c)));
-        hops.push(addr(TE));
-        let forward = Route::of(&hops).ok_or("the route is too long")?;
-        let mut rows = vec![RouteRow { source: SRC.wwn, target: TGT.wwn, route: forward }];
-        if !config.walk_back {
-            hops.reverse();
-            rows.push(RouteRow { source: TGT.wwn, target: SRC.wwn, route: Route::of(&hops).ok_or("the route is too long")? });
+        // Step 903: the management server derives the tables from the customer's input and
+        // checks C1 (under the world's faults: B26 lets a looping route through).
+        let vols = Self::vols(&config);
+        let mut storages: Vec<StorageInput> = Vec::new();
+        for (s, t) in &vols {
+            for (wwn, edge) in [(s.wwn, addr(SE)), (t.wwn, addr(TE))] {
+                if !storages.iter().any(|x| x.wwn == wwn) {
+                    storages.push(StorageInput { wwn, edge });
+                }
+            }
         }
-        let routing = Routing::new(&rows, config.walk_back).map_err(|e| e.to_string())?;
-        Ok(RelayModel { config, variant, faults, routing })
+        let pairs: Vec<PairInput> = vols
+            .iter()
+            .enumerate()
+            .map(|(p, (source, target))| PairInput { source: *source, target: *target, id: Some(Id(if config.ids == 2 { 1 + p as u16 } else { 1 })) })
+            .collect();
+        let all_cores: Vec<Addr> = (0..config.cores).map(|c| addr(CORE0 + c)).collect();
+        let looped: Vec<Addr> = [addr(SE), addr(CORE0), addr(CORE0 + 1), addr(CORE0), addr(TE)].to_vec();
+        let per_pair: Vec<Vec<Addr>> = (0..vols.len()).map(|p| if config.multipath { vec![addr(CORE0 + p as u8)] } else { all_cores.clone() }).collect();
+        let mut routes: Vec<RouteInput> = Vec::new();
+        for (p, (s, t)) in vols.iter().enumerate() {
+            if routes.iter().any(|r| (r.source, r.target) == (s.wwn, t.wwn)) {
+                continue;
+            }
+            let via = if config.route_loop { Via::Route(&looped) } else { Via::Cores(&per_pair[p]) };
+            routes.push(RouteInput { source: s.wwn, target: t.wwn, via });
+        }
+        let input = manager::Input {
+            customer: CustomerId(1),
+            storages: &storages,
+            pairs: &pairs,
+            ids: IdMethod::SameEdges,
+            routes: &routes,
+            reverse: if config.walk_back { Reverse::WalkBack } else { Reverse::Configured },
+        };
+        let m = Manager::configure(&input, faults).map_err(|e| format!("the management server refuses this world: {e}"))?;
+        let c1 = manager::check_c1(&m.tables, FaultSet::NONE).is_ok();
+        let rows = m.tables.pairs.iter().copied().collect();
+        Ok(RelayModel { config, variant, faults, routing: m.tables.routing, rows, c1 })
+    }
+
+    /// The volume pairs of `config`: (source, target).
+    fn vols(config: &Config) -> Vec<(VolRef, VolRef)> {
+        let mut v = vec![(SRC, TGT)];
+        if config.pairs == 2 {
+            v.push(if config.multipath { (SRC2_MULTI, TGT2_MULTI) } else { (SRC2, TGT2) });
+        }
+        v
+    }
+
+    /// Pair `p`'s (source, target).
+    pub fn pair_vols(&self, p: u8) -> (VolRef, VolRef) {
+        let r = &self.rows[usize::from(p)];
+        (r.source, r.target)
+    }
+
+    /// The pair of an entry (by its 801/802, either direction), if it is one of the world's.
+    pub fn pair_of(&self, e: &LogEntry<Wid>) -> Option<u8> {
+        self.rows
+            .iter()
+            .position(|r| (r.source, r.target) == (e.source, e.target) || (r.source, r.target) == (e.target, e.source))
+            .map(|p| p as u8)
+    }
+
+    /// The world's block (an index of SS's and TS's `vol`) of pair `p`'s block `local`.
+    pub fn global_block(&self, p: u8, local: u32) -> usize {
+        usize::from(p) * usize::from(self.config.blocks) + local as usize
+    }
+
+    /// The pair a world's block belongs to, and its block in that pair.
+    pub fn local_block(&self, g: u8) -> (u8, u8) {
+        (g / self.config.blocks, g % self.config.blocks)
+    }
+
+    /// The blocks of the world: `blocks` per pair.
+    pub fn world_blocks(&self) -> u8 {
+        self.config.blocks * self.config.pairs
+    }
+
+    /// The order assurance IDs, in order (`Id(1)`, then `Id(2)` if any).
+    pub fn ids(&self) -> impl Iterator<Item = Id> {
+        (1..=u16::from(self.config.ids)).map(Id)
+    }
+
+    /// The ID of pair `p`.
+    pub fn id_of_pair(&self, p: u8) -> Id {
+        self.rows[usize::from(p)].id
     }
 
     pub fn devices(&self) -> u8 {
@@ -145,7 +239,7 @@ impl RelayModel {
 
     pub fn initial(&self) -> State {
         let c = &self.config;
-        let row = PairRow { source: SRC, target: TGT, state: self.pair_state(), id: ID, bitmap: Bitmap::EMPTY };
+        let rows: Vec<PairRow> = self.rows.iter().map(|r| PairRow { state: self.pair_state(), ..*r }).collect();
         let se = SourceEdge::new(
             SourceConfig {
                 me: addr(SE),
@@ -156,7 +250,7 @@ impl RelayModel {
                 durable: c.durable,
                 region_blocks: 1,
             },
-            &[row],
+            &rows,
         );
         let te = TargetEdge::new(
             TargetConfig {
@@ -167,7 +261,7 @@ impl RelayModel {
                 durable: c.durable,
                 immediate: c.immediate,
             },
-            &[row],
+            &rows,
         );
         let cores = (0..c.cores)
             .map(|k| CoreDevice::new(CoreConfig { me: addr(CORE0 + k), batching: c.batching, faults: self.faults }))
@@ -232,7 +326,11 @@ impl RelayModel {
             Action::AskDuplex => Input::Duplex { source: SRC, target: TGT },
             // A suspended SS writes locally and records the block in 1211 (data 1211 (0)).
             Action::Write { .. } if s.ss.state.suspended() => return Ok(None),
-            Action::Write { block } => Input::Write { source: SRC, target: TGT, block, wid: s.ss.issued + 1 },
+            Action::Write { block } => {
+                let (p, local) = self.local_block(block);
+                let (source, target) = self.pair_vols(p);
+                Input::Write { source, target, block: local, wid: s.ss.issued + 1 }
+            }
             Action::Commit => Input::Commit,
             Action::Send { i } => Input::Send { i: i.into() },
             Action::Timer { i } => Input::Timer { i: i.into() },
@@ -246,7 +344,7 @@ impl RelayModel {
             }
             Action::Lose { .. } | Action::Duplicate { .. } => return Ok(None),
             Action::Flush { c } => Input::Flush { c },
-            Action::Reflect => Input::Reflect { id: ID },
+            Action::Reflect { id } => Input::Reflect { id: Id(u16::from(id) + 1) },
             Action::Answer { k, ok } => {
                 let t = s.ts.inflight.get(usize::from(k)).ok_or(format!("no RIO at TS at {k}"))?;
                 let answer = match (ok, t.rio.kind()) {
@@ -300,8 +398,11 @@ impl RelayModel {
         let c = &self.config;
         let room = s.net.len() < usize::from(c.net);
         match *action {
-            Action::SiteFails { se_too } => c.failover && !s.ss.failed && (!se_too || (c.se_dies && s.se.up)),
-            Action::Detect => c.failover && s.ss.failed && !s.ghost.detected && s.te.up,
+            // A world of false detection is one where the source site does not fail.
+            Action::SiteFails { se_too } => {
+                c.failover && !c.false_detection && !s.ss.failed && (!se_too || (c.se_dies && s.se.up))
+            }
+            Action::Detect => c.failover && (s.ss.failed || c.false_detection) && !s.ghost.detected && s.te.up,
             Action::Expire => s.te.can_expire(0),
             Action::AppWrite { block } => {
                 block < c.blocks
@@ -345,7 +446,7 @@ impl RelayModel {
                     && s.se.up
             }
             Action::Write { block } => {
-                block < c.blocks
+                block < self.world_blocks()
                     && !s.ss.failed
                     && s.ghost.era == 0
                     && s.ss.issued < c.writes
@@ -374,7 +475,7 @@ impl RelayModel {
                 .cores
                 .get(usize::from(k))
                 .is_some_and(|x| x.batch_due() && s.net.len() + x.buffer.len() <= super::config::MAX_NET),
-            Action::Reflect => !s.ts.inflight.is_full() && s.te.reflectable().next().is_some(),
+            Action::Reflect { id } => id < c.ids && !s.ts.inflight.is_full() && s.te.reflectable().any(|x| x == Id(u16::from(id) + 1)),
             Action::Answer { k, ok } => usize::from(k) < s.ts.inflight.len() && (ok || s.ts.errors > 0),
             Action::Crash { d } => self.may_crash(d) && s.ghost.crashed & (1 << d) == 0 && Self::up(s, d),
             Action::Restart { d } => d < self.devices() && !Self::up(s, d) && !(d == SE && s.ghost.se_dead),
@@ -382,20 +483,22 @@ impl RelayModel {
     }
 
     /// Record the entries SE numbered since the last step (note 6.0's `H`).
-    fn record_created(s: &mut State) {
+    fn record_created(&self, s: &mut State) {
         for h in s.se.log.iter() {
             if !h.retained || !h.numbered || !h.entry.kind().sequenced() {
                 continue;
             }
+            let pair = self.pair_of(&h.entry).unwrap_or(0);
             let (block, wid) = match h.entry.body {
-                Body::Wr { block, data, .. } => (block.0 as u8, data),
+                Body::Wr { block, data, .. } => (self.global_block(pair, block.0) as u8, data),
                 _ => (0, 0),
             };
             let kind = h.entry.kind();
             let era = s.ghost.era;
-            let known = s.ghost.created.iter().any(|c| c.era == era && c.kind == kind && (kind != Kind::Wr || c.wid == wid));
+            let id = ix(h.entry.id);
+            let known = s.ghost.created.iter().any(|c| c.era == era && c.id == id && c.kind == kind && (kind != Kind::Wr || c.wid == wid));
             if !known {
-                let _ = s.ghost.created.push(Created { seq: h.entry.seq, kind, block, wid, era });
+                let _ = s.ghost.created.push(Created { seq: h.entry.seq, kind, block, wid, era, id });
             }
         }
     }
@@ -426,19 +529,21 @@ impl RelayModel {
     /// An answer TE sent: S5 wants its seq applied.
     fn te_answers(s: &mut State, t: Option<Transmit<Wid>>) -> Option<()> {
         let Some(t) = t else { return Some(()) };
-        if !s.applied(t.entry.seq) {
+        if !s.applied(ix(t.entry.id), t.entry.seq) {
             s.ghost.early_answer = true;
         }
         Self::put(s, TE, 0, t)
     }
 
     /// S7: entries that left TE's log since `before` were reflected (or are duplicates of
-    /// reflected ones).
+    /// reflected ones), or are of an epoch TE left behind (a resync's re-base drops them: SE
+    /// converted them into its bitmap at the give-up).
     fn te_removed(s: &mut State, before: &Te) {
         for e in before.log.iter() {
             let still = s.te.log.iter().filter(|x| *x == e).count();
             let was = before.log.iter().filter(|x| *x == e).count();
-            if still < was && !s.applied(e.seq) {
+            let stale = s.te.counters(e.id).is_some_and(|c| c.epoch > e.epoch);
+            if still < was && !stale && !s.applied(ix(e.id), e.seq) {
                 s.ghost.te_dropped = true;
             }
         }
@@ -528,7 +633,7 @@ impl RelayModel {
                     Output::AtSe(SourceReceived::Deleted { reply, .. }) => {
                         // S6: what an answer deleted was applied at TS.
                         for h in se_before.log.iter() {
-                            if h.retained && !s.se.log.iter().any(|x| x.entry == h.entry) && !s.applied(h.entry.seq) {
+                            if h.retained && !s.se.log.iter().any(|x| x.entry == h.entry) && !s.applied(ix(h.entry.id), h.entry.seq) {
                                 s.ghost.se_dropped = true;
                             }
                         }
@@ -563,7 +668,7 @@ impl RelayModel {
                     Self::put(s, CORE0 + c, 0, t)?;
                 }
             }
-            (Action::Reflect, Some(Output::Reflected(r))) => match r {
+            (Action::Reflect { .. }, Some(Output::Reflected(r))) => match r {
                 Reflected::ToTs(t) => {
                     if te_before.pairs[0].failover == Failover::Done && t.rio.kind() == Kind::Wr {
                         // S11: a write from the RCN goes to TS after 1310.
@@ -576,7 +681,7 @@ impl RelayModel {
             (Action::Answer { k, ok }, Some(Output::Answered(answer))) => {
                 let t = s.ts.inflight.remove(usize::from(k));
                 if ok {
-                    Self::ts_applies(s, &t);
+                    self.ts_applies(s, &t);
                 } else {
                     s.ts.errors -= 1;
                 }
@@ -638,26 +743,29 @@ impl RelayModel {
                         if let Some(v) = s.ts.vol.get_mut(block.0 as usize) {
                             *v = data;
                         }
-                        let _ = s.ghost.applied.push(e.seq);
+                        let _ = s.ghost.applied.push((ix(e.id), e.seq));
                     }
                 }
             }
             (Action::Crash { d }, Some(Output::Done)) => {
                 s.ghost.crashed |= 1 << d;
                 if d == TE {
+                    // S7: a volatile log (B22, or the text's optional disk 313 left out) loses
+                    // what TE stored and had not reflected.
+                    Self::te_removed(s, &te_before);
                     // The FC link resets: TS finishes the RIOs the dead TE had sent it (their
                     // answers are lost) before it takes any from the restarted TE.
                     let pending = core::mem::take(&mut s.ts.inflight);
                     for t in pending.iter() {
-                        Self::ts_applies(s, t);
+                        self.ts_applies(s, t);
                     }
-                    s.ghost.unconfirmed = pending.last().map(|t| t.seq);
+                    s.ghost.unconfirmed = pending.last().map(|t| (ix(t.id), t.seq));
                 }
             }
             (Action::Restart { .. }, Some(Output::Done)) => {}
             _ => return None,
         }
-        Self::record_created(s);
+        self.record_created(s);
         if te_before.pairs[0].failover != Failover::Done && s.te.pairs[0].failover == Failover::Done {
             self.fenced(s);
         }
@@ -670,7 +778,7 @@ impl RelayModel {
     fn fenced(&self, s: &mut State) {
         s.ts.state = PairState::FailureSuspend;
         if let (Some(sok), false) = (s.ghost.sok, s.ghost.expired) {
-            let missing = s.created_now().any(|c| c.seq < sok && !s.ghost.applied.contains(&c.seq));
+            let missing = s.created_now().any(|c| c.seq < sok && !s.applied(c.id, c.seq));
             if missing {
                 s.ghost.sok_loss = true;
             }
@@ -678,10 +786,16 @@ impl RelayModel {
     }
 
     /// TS takes TE's RIO (1608, 2106, 2206): the pair state it moves to, the block it writes.
-    fn ts_applies(s: &mut State, t: &rcopy::relay::ToTs<Wid>) {
+    fn ts_applies(&self, s: &mut State, t: &rcopy::relay::ToTs<Wid>) {
+        let id = ix(t.id);
         match t.rio {
             Body::Wr { block, data, .. } => {
-                if let Some(v) = s.ts.vol.get_mut(block.0 as usize) {
+                let g = self.global_block(t.pair, block.0);
+                if s.ghost.ts_era > 0 && s.ghost.app_blocks & (1 << g) != 0 {
+                    // N6: the resync's copy overwrites what the target application wrote.
+                    s.ghost.app_overwritten = true;
+                }
+                if let Some(v) = s.ts.vol.get_mut(g) {
                     *v = data;
                 }
             }
@@ -702,16 +816,23 @@ impl RelayModel {
         }
         if let (Body::Wr { data, .. }, true) = (t.rio, s.ghost.ts_era > 0) {
             // S14: what TS takes after the resync is of the resync's sequence.
-            if !s.created_now().any(|c| c.kind == Kind::Wr && c.seq == t.seq && c.wid == data) {
+            if !s.created_now().any(|c| c.kind == Kind::Wr && c.id == id && c.seq == t.seq && c.wid == data) {
                 s.ghost.resurrected = true;
             }
         }
         // A re-apply of the RIO whose answer TE's crash lost (the restarted TE sends it again,
         // the same data to the same block, nothing between) is not a new application.
-        if s.ghost.unconfirmed.take() == Some(t.seq) && s.ghost.applied.last() == Some(&t.seq) {
+        if s.ghost.unconfirmed.take() == Some((id, t.seq)) && s.ghost.applied.last() == Some(&(id, t.seq)) {
             return;
         }
-        let _ = s.ghost.applied.push(t.seq);
+        // N5: an entry of another ID numbered after this one was applied before it.
+        let rank = |i: u8, q: Seq| s.created_now().position(|c| c.id == i && c.seq == q);
+        if let Some(mine) = rank(id, t.seq) {
+            if s.ghost.applied.iter().any(|&(j, q)| j != id && rank(j, q).is_some_and(|r| r > mine)) {
+                s.ghost.cross_order = true;
+            }
+        }
+        let _ = s.ghost.applied.push((id, t.seq));
     }
 }
 
@@ -741,7 +862,7 @@ impl RelayModel {
         match *action {
             Action::Send { .. } => Some(0),
             Action::Timer { .. } => Some(1),
-            Action::Reflect => Some(2),
+            Action::Reflect { .. } => Some(2),
             Action::Answer { ok: true, .. } => Some(3),
             Action::Create | Action::AskDuplex | Action::Resync | Action::Copy { .. } => Some(4),
             Action::Commit => Some(5),
@@ -782,8 +903,9 @@ impl Model for RelayModel {
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let c = &self.config;
-        let mut cands: Vec<Action> = vec![Action::Create, Action::AskDuplex, Action::Commit, Action::Reflect];
-        cands.extend((0..c.blocks).map(|block| Action::Write { block }));
+        let mut cands: Vec<Action> = vec![Action::Create, Action::AskDuplex, Action::Commit];
+        cands.extend((0..c.ids).map(|id| Action::Reflect { id }));
+        cands.extend((0..self.world_blocks()).map(|block| Action::Write { block }));
         for i in 0..s.se.log.len() as u8 {
             cands.push(Action::Send { i });
             cands.push(Action::Timer { i });

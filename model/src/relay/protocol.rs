@@ -170,7 +170,7 @@ impl Protocol for Relay {
             Action::Lose { .. } => 7,
             Action::Duplicate { .. } => 8,
             Action::Flush { .. } => 9,
-            Action::Reflect => 10,
+            Action::Reflect { .. } => 10,
             Action::Answer { .. } => 11,
             Action::Crash { .. } => 12,
             Action::Restart { .. } => 13,
@@ -234,10 +234,20 @@ impl Protocol for Relay {
 /// An entry as a trace shows it: `WR#2(w1@b0)`, `WROK#2`.
 pub fn entry(e: &LogEntry<u8>) -> String {
     let epoch = if e.epoch.0 > 0 { format!("e{}", e.epoch.0) } else { String::new() };
+    // The second ID's entries carry its number (the first's, in one-ID worlds, do not).
+    let id = if e.id.0 > 1 { format!("/id{}", e.id.0) } else { String::new() };
     match e.body {
-        Body::Wr { block, data, .. } => format!("WR#{}{epoch}(w{data}@b{})", e.seq.0, block.0),
-        _ => format!("{}#{}{epoch}", e.kind().short(), e.seq.0),
+        Body::Wr { .. } => format!("WR#{}{epoch}{id}({})", e.seq.0, entry_write(e)),
+        _ => format!("{}#{}{epoch}{id}", e.kind().short(), e.seq.0),
     }
+}
+
+/// A write entry's data and block: `w1@b0`, or `w1@p2.b0` on the second volume pair.
+fn entry_write(e: &LogEntry<u8>) -> String {
+    let Body::Wr { block, data, .. } = e.body else { return String::new() };
+    let first = [super::model::SRC, super::model::TGT];
+    let pair = if first.contains(&e.source) && first.contains(&e.target) { String::new() } else { "p2.".into() };
+    format!("w{data}@{pair}b{}", block.0)
 }
 
 /// What `action` looks like. Total on any states (they may come from a hand-edited trace).
@@ -251,7 +261,10 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             if before.ss.state.suspended() {
                 Event::note("SS", format!("w{wid}@b{block} written locally, marked in 1211"))
             } else {
-                Event::arrow("SS", "SE", format!("RIO(WR) w{wid}@b{block}{}", if acked { "; SE answers WROK" } else { "" }))
+                // The block as the entry names it (its pair's volume), where SE logged one.
+                let logged = after.se.log.iter().chain(after.se.staged.iter()).find(|h| matches!(h.entry.body, Body::Wr { data, .. } if data == wid));
+                let at = logged.map_or(format!("w{wid}@b{block}"), |h| entry_write(&h.entry));
+                Event::arrow("SS", "SE", format!("RIO(WR) {at}{}", if acked { "; SE answers WROK" } else { "" }))
             }
         }
         Action::Commit => Event::note("SE", "stores the staged write with the CC it read (B8)"),
@@ -286,9 +299,10 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
             None => Event::note("network", "duplicates an entry"),
         },
         Action::Flush { c } => Event::note(device_name(CORE0 + c), "batch timer: sends its buffer"),
-        Action::Reflect => match after.ts.inflight.last() {
+        Action::Reflect { .. } => match after.ts.inflight.last() {
             Some(t) if after.ts.inflight.len() > before.ts.inflight.len() => {
-                Event::arrow("TE", "TS", format!("RIO #{} {}", t.seq.0, t.rio.kind().short()))
+                let id = if t.id.0 > 1 { format!("/id{}", t.id.0) } else { String::new() };
+                Event::arrow("TE", "TS", format!("RIO #{}{id} {}", t.seq.0, t.rio.kind().short()))
             }
             _ => Event::note("TE", "passes an entry over"),
         },
@@ -301,7 +315,8 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
                     (true, Kind::Resync) => "RIO(DPOK)",
                     (true, _) => "RIO(WROK)",
                 };
-                Event::arrow("TS", "TE", format!("{answer} #{}", t.seq.0))
+                let id = if t.id.0 > 1 { format!("/id{}", t.id.0) } else { String::new() };
+                Event::arrow("TS", "TE", format!("{answer} #{}{id}", t.seq.0))
             }
             None => Event::note("TS", "answers"),
         },
@@ -330,9 +345,13 @@ pub fn summary(s: &State) -> Vec<String> {
     let list = |v: Vec<String>| if v.is_empty() { "-".to_string() } else { v.join(" ") };
     let se_c = s.se.counters(super::model::ID);
     let te_c = s.te.counters(super::model::ID);
+    // A second ID's counters, in the worlds that have one.
+    let id2 = rcopy::relay::Id(2);
+    let se2 = s.se.counters(id2).map_or(String::new(), |c| format!(" (id2 CC {} DC {})", c.cc.0, c.dc));
+    let te2 = s.te.counters(id2).map_or(String::new(), |c| format!(" (id2 RC {})", c.rc.0));
     vec![
         format!(
-            "SE {} {:?} CC {} DC {} log {}",
+            "SE {} {:?} CC {} DC {}{se2} log {}",
             if s.se.up { "up" } else { "down" },
             s.se.pairs[0].state,
             se_c.map_or(0, |c| c.cc.0),
@@ -340,14 +359,19 @@ pub fn summary(s: &State) -> Vec<String> {
             list(s.se.log.iter().map(|h| entry(&h.entry)).collect())
         ),
         format!(
-            "TE {} {:?} RC {} log {}",
+            "TE {} {:?} RC {}{te2} log {}",
             if s.te.up { "up" } else { "down" },
             s.te.pairs[0].row.state,
             te_c.map_or(0, |c| c.rc.0),
             list(s.te.log.iter().map(entry).collect())
         ),
         format!("net {}", list(s.net.iter().map(|m| format!("{}->{}:{}", device_name(m.from), device_name(m.to), entry(&m.entry))).collect())),
-        format!("TS {:?} vol {:?} applied {:?}", s.ts.state, s.ts.vol, s.ghost.applied.iter().map(|q| q.0).collect::<Vec<_>>()),
+        format!(
+            "TS {:?} vol {:?} applied [{}]",
+            s.ts.state,
+            s.ts.vol,
+            s.ghost.applied.iter().map(|(i, q)| if *i > 0 { format!("{}/id{}", q.0, i + 1) } else { q.0.to_string() }).collect::<Vec<_>>().join(", ")
+        ),
         format!("SS {:?} vol {:?} 1211 {:?}", s.ss.state, s.ss.vol, s.ss.bitmap),
     ]
 }

@@ -81,6 +81,8 @@ pub struct Created {
     pub wid: Wid,
     /// The sequence it belongs to: 0, then one more at each resync SE began.
     pub era: u8,
+    /// Its order assurance ID's index (`Id(id + 1)`).
+    pub id: u8,
 }
 
 /// The ghost history the properties read.
@@ -89,7 +91,7 @@ pub struct Ghost {
     pub created: heapless::Vec<Created, 12>,
     /// Seqs whose RIO TS applied in its era (`ts_era`), in order (the re-apply of the one TE's
     /// crash left unconfirmed, the same write again, is not listed twice).
-    pub applied: heapless::Vec<Seq, 8>,
+    pub applied: heapless::Vec<(u8, Seq), 8>,
     /// Writes SE answered RIO(WROK) (bit `wid`).
     pub acked: u8,
     /// Writes SE converted into 727 at a give-up.
@@ -110,7 +112,7 @@ pub struct Ghost {
     pub gave_up: bool,
     /// The seq TS applied last when TE crashed (its answer lost): the restarted TE may send it
     /// again, once.
-    pub unconfirmed: Option<Seq>,
+    pub unconfirmed: Option<(u8, Seq)>,
     /// The target host detected the source site's failure and suspended (1301-1303).
     pub detected: bool,
     /// SE died with the source site.
@@ -138,7 +140,10 @@ pub struct Ghost {
     pub ts_era: u8,
     /// S14: TS applied a write that is not this era's.
     pub resurrected: bool,
-
+    /// N5: TS applied an entry of one ID after an entry of another ID numbered later.
+    pub cross_order: bool,
+    /// N6: the resync's copy overwrote a block the target application wrote.
+    pub app_overwritten: bool,
 }
 
 /// A state of the world.
@@ -184,9 +189,14 @@ impl State {
         self.ghost.created.iter().filter(|c| c.era == self.ghost.ts_era)
     }
 
-    /// Whether `seq` was applied at TS.
-    pub fn applied(&self, seq: Seq) -> bool {
-        self.ghost.applied.contains(&seq)
+    /// Whether `seq` of the ID at index `id` was applied at TS.
+    pub fn applied(&self, id: u8, seq: Seq) -> bool {
+        self.ghost.applied.contains(&(id, seq))
+    }
+
+    /// How many entries of the ID at index `id` TS applied in its era.
+    pub fn applied_count(&self, id: u8) -> usize {
+        self.ghost.applied.iter().filter(|(i, _)| *i == id).count()
     }
 }
 
