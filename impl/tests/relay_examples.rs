@@ -430,3 +430,31 @@ fn a_stale_suspend_instruction_is_ignored_after_a_resync() {
     assert_eq!(se.receive(&stale), SourceReceived::Ignored);
     assert_eq!(se.pairs[0].state, PairState::DuplexPending, "not suspended by an instruction of epoch 0");
 }
+
+/// One ID over two pairs (method A-2): the first pair's failover waits for its ID's RIO at TS,
+/// which is the second pair's. TS's answer to it settles the first pair too (found by the
+/// model's `id-failover` world: the fence waited forever), and the fence holds the whole ID.
+#[test]
+fn a_fence_waits_for_the_other_pairs_rio_of_its_id() {
+    let src2 = VolRef { wwn: Wwn(0x112), lun: Lun(114) };
+    let tgt2 = VolRef { wwn: Wwn(0x122), lun: Lun(124) };
+    let rows = [row(PairState::Duplex), PairRow { source: src2, target: tgt2, state: PairState::Duplex, id: ID, bitmap: Bitmap::EMPTY }];
+    let cfg = TargetConfig { me: TE, variant: Variant::Hardened, faults: FaultSet::NONE, rc0: Seq(0), durable: true, immediate: false };
+    let mut te = Te::new(cfg, &rows);
+    // The second pair's write, seq 1, goes to TS.
+    let wr = LogEntry { target: tgt2, source: src2, id: ID, epoch: Default::default(), time: Time(0), seq: Seq(1), body: Body::Wr { block: Block(0), count: 1, data: 'a' } };
+    assert_eq!(te.receive(&wr), TargetReceived::Stored);
+    assert!(matches!(te.reflect(ID), Ok(Reflected::ToTs(_))));
+    // The first pair's target host suspends it; SE's LE(SOK) comes numbered 2: nothing missing
+    // below it, but the ID's RIO is still at TS.
+    te.suspend(0, Time(0)).unwrap();
+    let sok = LogEntry { target: TGT, source: SRC, id: ID, epoch: Default::default(), time: Time(0), seq: Seq(2), body: Body::Sok };
+    assert_eq!(te.receive(&sok), TargetReceived::Sok);
+    assert_ne!(te.pairs[0].failover, Failover::Done);
+    // TS answers the second pair's RIO: the first pair's fence is done, for the whole ID.
+    te.ts_answer(ID, Seq(1), TsAnswer::Ok, Time(0)).unwrap();
+    assert_eq!(te.pairs[0].failover, Failover::Done);
+    assert_eq!(te.state(0), Some(PairState::FailureSuspend));
+    let late = LogEntry { seq: Seq(2), body: Body::Wr { block: Block(0), count: 1, data: 'b' }, ..wr };
+    assert_eq!(te.receive(&late), TargetReceived::Stale);
+}

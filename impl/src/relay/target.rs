@@ -423,9 +423,7 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         let pair = self.pair_of(e.source, e.target);
         if answer == TsAnswer::Rejected {
             // Stays stored; TE offers it again (B32 counted it already).
-            if let Some(p) = pair {
-                self.settle(p);
-            }
+            self.settle_id(id);
             return Ok(None);
         }
         let b32 = self.fault(Fault::B32);
@@ -457,10 +455,18 @@ impl<D: Clone + PartialEq, const LOG: usize> TargetEdge<D, LOG> {
         }
         let reply = self.answer(&e, body);
         self.remove(&e);
-        if let Some(p) = pair {
-            self.settle(p);
-        }
+        // Every pair of the ID: one pair's fence may wait for another pair's RIO at TS.
+        self.settle_id(id);
         Ok(Some(reply))
+    }
+
+    /// [`Self::settle`] every pair of ID `id`.
+    fn settle_id(&mut self, id: Id) {
+        for p in 0..self.pairs.len() as u8 {
+            if self.pairs[usize::from(p)].row.id == id {
+                self.settle(p);
+            }
+        }
     }
 
     /// Where TE sends an entry it made (2009-2010: "similar to step 1905").

@@ -46,6 +46,7 @@ pub const MODELLED: &[Fault] = &[
     Fault::B27,
     Fault::B29,
     Fault::B30,
+    Fault::B31,
     Fault::B32,
     Fault::B33,
     Fault::B34,
@@ -61,6 +62,7 @@ pub fn targets(fault: Fault) -> (&'static [&'static str], &'static str) {
         Fault::B5 => (&[S3], "no dedup, and both copies of RC + 1 reflected: a seq twice, then a gap"),
         Fault::B6 => (&[S6, S8], "SE matches a WROK by seq alone: the other ID's answer to the same seq deletes a write that was lost, and nothing resends it"),
         Fault::B20 => (&[S8], "a false failover suspends SE, which still answers SS's writes with WROK but neither sends them nor marks 727: SS believes them copied, and no bitmap holds them"),
+        Fault::B31 => (&[S3, S4, S7], "one pair of the ID is fenced, the other goes on: the fenced pair's entry is passed over unapplied (S7), and the other pair's next write lands across the gap (S3, S4)"),
         Fault::B26 => (&[C1, S15, L1], "the route check lets [SE, C1, C2, C1, TE] through: C1 sends to C2, C2 back to C1, and the entry never reaches TE"),
         Fault::B7 => (&[S3, L1], "CC starts at RC's base: the first write's seq is taken for a duplicate and never applied"),
         Fault::B8 => (&[S1], "two RIO(WR) handlers read CC before either increments it: two writes share a seq"),
@@ -106,6 +108,7 @@ fn fault_config(fault: Fault, tier: Tier) -> &'static str {
         (Fault::B6, _) => "two-ids",
         (Fault::B26, _) => "loop",
         (Fault::B20, _) => "false-failover",
+        (Fault::B31, _) => "id-failover",
         (_, Tier::Tiny) => "tiny",
         (_, Tier::Standard) => "standard",
     }
@@ -190,7 +193,7 @@ pub fn checks(tier: Tier) -> Vec<Check> {
     };
     let mut v = vec![check(base, Variant::Hardened, None, holds(base), "hardened: every property holds; L1-L6 under fairness of delivery per link, the timers, reflection and TS; N1-N3 happen")];
     // Note 8.3's K0-K7, then the worlds of single steps and faults.
-    let mut worlds = vec!["fig16", "multipath", "two-ids", "fig10-11", "fig13", "fig12", "crash", "concurrent", "batch", "ts-error", "fig13-immediate", "false-failover"];
+    let mut worlds = vec!["fig16", "multipath", "two-ids", "fig10-11", "fig13", "fig12", "crash", "concurrent", "batch", "ts-error", "fig13-immediate", "false-failover", "id-failover"];
     if tier == Tier::Standard {
         worlds.insert(1, "core");
     }

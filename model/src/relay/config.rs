@@ -192,6 +192,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "two-ids", toml: include_str!("configs/two-ids.toml") },
     NamedConfig { name: "loop", toml: include_str!("configs/loop.toml") },
     NamedConfig { name: "false-failover", toml: include_str!("configs/false-failover.toml") },
+    NamedConfig { name: "id-failover", toml: include_str!("configs/id-failover.toml") },
 ];
 
 impl Config {
@@ -248,8 +249,11 @@ impl Config {
         if self.route_loop && (self.cores != 2 || self.pairs != 1) {
             return Err("`route_loop` is [SE, C1, C2, C1, TE]: it needs `cores = 2` and one pair".into());
         }
-        if self.pairs > 1 && (self.setup || self.failover || self.partition || self.crash_se || self.crash_te) {
-            return Err("two pairs with `setup`, `failover`, `partition` or an edge's crash are not modelled: both pairs start in Duplex".into());
+        if self.pairs > 1 && (self.setup || self.partition || self.crash_se || self.crash_te) {
+            return Err("two pairs with `setup`, `partition` or an edge's crash are not modelled: both pairs start in Duplex".into());
+        }
+        if self.pairs > 1 && self.failover && (self.se_dies || self.immediate || self.app_writes > 0 || !self.false_detection) {
+            return Err("two pairs fail over only by a false detection of the first pair's target host, SE alive, no application writes".into());
         }
         if !self.durable && !(self.crash_se || self.crash_te) {
             return Err("`durable = false` matters only with `crash_se` or `crash_te`".into());

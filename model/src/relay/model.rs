@@ -670,13 +670,14 @@ impl RelayModel {
             }
             (Action::Reflect { .. }, Some(Output::Reflected(r))) => match r {
                 Reflected::ToTs(t) => {
-                    if te_before.pairs[0].failover == Failover::Done && t.rio.kind() == Kind::Wr {
+                    if te_before.pairs.get(usize::from(t.pair)).is_some_and(|p| p.failover == Failover::Done) && t.rio.kind() == Kind::Wr {
                         // S11: a write from the RCN goes to TS after 1310.
                         s.ghost.breach = true;
                     }
                     s.ts.inflight.push(t).ok()?
                 }
-                Reflected::PassedOver { .. } => {}
+                // B31: TE dropped the fenced pair's entry unapplied (S7 judges it).
+                Reflected::PassedOver { .. } => Self::te_removed(s, &te_before),
             },
             (Action::Answer { k, ok }, Some(Output::Answered(answer))) => {
                 let t = s.ts.inflight.remove(usize::from(k));

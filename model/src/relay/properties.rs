@@ -211,8 +211,10 @@ fn covered(m: &RelayModel, s: &State) -> bool {
         let (p, local) = m.local_block(g);
         let applied = s.ts.vol[usize::from(g)] == w;
         let held = s.se.log.iter().chain(s.se.staged.iter()).any(|h| matches!(h.entry.body, Body::Wr { data, .. } if data == w));
+        // 727 is per pair (its blocks are the pair's); the model keeps 1211 and 1213 by the
+        // world's block.
         let marked = s.se.pairs.get(usize::from(p)).is_some_and(|r| r.bitmap.marked(local.into()))
-            || (p == 0 && s.ss.bitmap.union(s.ts.bitmap).marked(local.into()));
+            || s.ss.bitmap.union(s.ts.bitmap).marked(g.into());
         applied || held || marked
     })
 }
