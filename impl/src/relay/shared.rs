@@ -7,8 +7,10 @@
 //!   both, DC moves once per entry, and a write after 1304(B) is refused (and recorded by SS in
 //!   1211), never acknowledged and dropped (B20).
 //! - [`SharedTarget`]: TE's receiver stores entries while a reflector thread takes RC+1 in
-//!   order. The reflector waits on a condition variable with the predicate re-checked under
-//!   the lock (B28 checks, unlocks, then waits: a lost wakeup).
+//!   order. The reflector's sleep is a [`Reflector`] state under TE's lock, waited on with a
+//!   condition variable: it goes to sleep in the critical section where it found nothing, and
+//!   the receiver wakes it in the one where it stores (B28 checks, unlocks, then sleeps: a lost
+//!   wakeup). The model drives the same [`Reflector`] (its `reflector` worlds).
 //!
 //! Written against the [`crate::sync`] facade (and loom's or std's condition variable), so
 //! `impl/tests/loom_relay.rs` checks them as they are compiled.
@@ -18,7 +20,9 @@ use super::route::Routing;
 use super::source::{NotNow, Refused, SourceEdge, SourceReceived, Sent, Timeout, WriteAck};
 use super::target::{Reflected, TargetEdge, TargetNotNow, TargetReceived, TsAnswer};
 use super::types::{Block, Id, LogEntry, Seq, Time, VolRef};
+use crate::fault::FaultSet;
 use crate::sync::{Mutex, MutexGuard};
+use serde::{Deserialize, Serialize};
 
 #[cfg(loom)]
 use loom::sync::Condvar;
@@ -80,6 +84,49 @@ impl<D: Clone, const LOG: usize> SharedSource<D, LOG> {
     }
 }
 
+/// TE's reflector thread between its look for RC+1 (2003) and its sleep: state guarded by TE's
+/// lock, so that a wakeup is never lost between the look and the sleep (note 7.3).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+pub enum Reflector {
+    /// Working: it looks for the next entry to reflect.
+    #[default]
+    Awake,
+    /// B28: it looked, found nothing and left the lock; it is not asleep yet, so a wakeup now
+    /// is lost.
+    Checked,
+    /// Asleep until the receiver stores an entry or TS answers.
+    Asleep,
+}
+
+impl Reflector {
+    /// It found nothing to reflect (under the lock). It goes to sleep in the same critical
+    /// section; under B28 it leaves the lock first.
+    pub fn found_nothing(&mut self, faults: FaultSet) {
+        *self = if Fault::B28.on(faults) { Reflector::Checked } else { Reflector::Asleep };
+    }
+
+    /// B28's second critical section: the reflector goes to sleep, whatever happened since it
+    /// looked.
+    pub fn sleep(&mut self) {
+        if *self == Reflector::Checked {
+            *self = Reflector::Asleep;
+        }
+    }
+
+    /// An entry was stored or TS answered (under the lock): a sleeping reflector wakes; one
+    /// that is awake will look again anyway; one between its look and its sleep (B28) misses it.
+    pub fn wake(&mut self) {
+        if *self == Reflector::Asleep {
+            *self = Reflector::Awake;
+        }
+    }
+
+    /// It restarts with TE (after a crash), awake.
+    pub fn restart(&mut self) {
+        *self = Reflector::Awake;
+    }
+}
+
 /// TE shared by its receiver and its reflector.
 #[derive(Debug)]
 pub struct SharedTarget<D, const LOG: usize> {
@@ -91,6 +138,7 @@ pub struct SharedTarget<D, const LOG: usize> {
 #[derive(Debug)]
 struct Inner<D, const LOG: usize> {
     te: TargetEdge<D, LOG>,
+    reflector: Reflector,
     closed: bool,
 }
 
@@ -104,7 +152,7 @@ pub enum Next<D> {
 
 impl<D: Clone + PartialEq, const LOG: usize> SharedTarget<D, LOG> {
     pub fn new(te: TargetEdge<D, LOG>) -> Self {
-        SharedTarget { te: Mutex::new(Inner { te, closed: false }), stored: Condvar::new() }
+        SharedTarget { te: Mutex::new(Inner { te, reflector: Reflector::Awake, closed: false }), stored: Condvar::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<D, LOG>> {
@@ -118,7 +166,11 @@ impl<D: Clone + PartialEq, const LOG: usize> SharedTarget<D, LOG> {
 
     /// The receiver (2001-2002): store, then wake the reflector.
     pub fn receive(&self, e: &LogEntry<D>) -> TargetReceived<D> {
-        let r = self.lock().te.receive(e);
+        let r = {
+            let mut g = self.lock();
+            g.reflector.wake();
+            g.te.receive(e)
+        };
         self.stored.notify_all();
         r
     }
@@ -132,7 +184,7 @@ impl<D: Clone + PartialEq, const LOG: usize> SharedTarget<D, LOG> {
     /// The reflector (2003-2005): the next RIO for TS, waiting until there is one.
     pub fn next(&self) -> Next<D> {
         let mut g = self.lock();
-        let b28 = Fault::B28.on(g.te.config.faults);
+        let faults = g.te.config.faults;
         loop {
             let ready = g.te.reflectable().next();
             if let Some(id) = ready {
@@ -144,19 +196,28 @@ impl<D: Clone + PartialEq, const LOG: usize> SharedTarget<D, LOG> {
             if g.closed {
                 return Next::Closed;
             }
-            if b28 {
-                // B28: the check above and the wait below are two critical sections; an entry
-                // stored (and notified) between them is not seen until the next notification.
+            g.reflector.found_nothing(faults);
+            if g.reflector == Reflector::Checked {
+                // B28: the look above and the sleep below are two critical sections; an entry
+                // stored (and its wakeup) between them is missed until the next wakeup.
                 drop(g);
                 g = self.lock();
+                g.reflector.sleep();
             }
-            g = self.stored.wait(g).unwrap_or_else(|p| p.into_inner());
+            while g.reflector == Reflector::Asleep && !g.closed {
+                g = self.stored.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+            g.reflector.wake();
         }
     }
 
     /// TS answered (2006-2011).
     pub fn ts_answer(&self, id: Id, seq: Seq, answer: TsAnswer, now: Time) -> Result<Option<LogEntry<D>>, TargetNotNow> {
-        let r = self.lock().te.ts_answer(id, seq, answer, now);
+        let r = {
+            let mut g = self.lock();
+            g.reflector.wake();
+            g.te.ts_answer(id, seq, answer, now)
+        };
         // The ID's slot at TS is free: the reflector may take the next entry.
         self.stored.notify_all();
         r

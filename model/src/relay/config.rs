@@ -117,6 +117,10 @@ pub struct Config {
     /// host goes on writing while TE fails the pair over.
     #[serde(default)]
     pub false_detection: bool,
+    /// TE's reflector is a thread that sleeps when it finds nothing to reflect and is woken
+    /// when an entry is stored or TS answers (note 7.3): `rcopy::relay::shared::Reflector`.
+    #[serde(default)]
+    pub reflector: bool,
     /// The route names core C1 twice, [SE, C1, C2, C1, TE] (fault B26's route): C1 refuses it.
     #[serde(default)]
     pub route_loop: bool,
@@ -170,6 +174,7 @@ pub const FIELDS: &[Field] = &[
     Field { key: "ids", about: "order assurance IDs: 2 gives each pair its own (needs 2 pairs; default 1)" },
     Field { key: "multipath", about: "pair p on its own storages, routed through core p alone (needs 2 pairs and 2 cores)" },
     Field { key: "false_detection", about: "the target host detects a failure that did not happen; SS writes on (note 5.3; needs failover)" },
+    Field { key: "reflector", about: "TE's reflector is a thread that sleeps when idle and is woken by the receiver (note 7.3; default false)" },
     Field { key: "route_loop", about: "the route is [SE, C1, C2, C1, TE]: C1 refuses it but under fault B26 (needs 2 cores)" },
 ];
 
@@ -193,6 +198,7 @@ pub const NAMED: &[NamedConfig] = &[
     NamedConfig { name: "loop", toml: include_str!("configs/loop.toml") },
     NamedConfig { name: "false-failover", toml: include_str!("configs/false-failover.toml") },
     NamedConfig { name: "id-failover", toml: include_str!("configs/id-failover.toml") },
+    NamedConfig { name: "reflector", toml: include_str!("configs/reflector.toml") },
 ];
 
 impl Config {

@@ -3,6 +3,7 @@
 //! bookkeeping on the answer; replay on the roles calls the same function.
 
 use super::state::{Core, Se, Te, Wid};
+use rcopy::relay::shared::Reflector;
 use rcopy::relay::{
     CoreStep, Id, LogEntry, Reflected, Refused, Routing, Sent, Seq, SourceReceived, TargetReceived, Time, Timeout, Transmit,
     TsAnswer, WriteAck, VolRef, Block,
@@ -33,6 +34,11 @@ pub enum Input {
     Flush { c: u8 },
     /// TE reflects the next entry of `id` (2003-2005).
     Reflect { id: Id },
+    /// TE's reflector thread found nothing to reflect (it sleeps; under B28 it first leaves
+    /// the lock).
+    ReflectorIdle,
+    /// B28: the reflector's second critical section, its sleep.
+    ReflectorSleeps,
     /// TS answers the RIO of `(id, seq)`.
     Answer { id: Id, seq: Seq, answer: TsAnswer },
     /// The target host's Suspend instruction reaches TE through TS (1303).
@@ -75,7 +81,10 @@ pub enum Output {
 }
 
 /// Feed `input` to the roles. An error when the roles refuse a step the world offered.
-pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], routing: &Routing, input: Input) -> Result<Output, String> {
+///
+/// `reflector` is TE's reflector thread ([`Reflector`]): a stored entry and TS's answer wake
+/// it, as [`rcopy::relay::shared::SharedTarget`] does under TE's lock.
+pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], reflector: &mut Reflector, routing: &Routing, input: Input) -> Result<Output, String> {
     let now = Time(0);
     Ok(match input {
         Input::Create { source, target } => Output::Control(se.pair_create(source, target, now)),
@@ -88,6 +97,7 @@ pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], routing: &Routing, inp
         Input::Timer { i } => Output::Timer(se.timeout(i).map_err(|e| e.to_string())?),
         Input::ToSe(e) => Output::AtSe(se.receive(&e)),
         Input::ToTe(e) => {
+            reflector.wake();
             let got = te.receive(&e);
             let answer = match got {
                 TargetReceived::Reack(a) | TargetReceived::StoredAndAcked(a) => te.route(routing, a).ok(),
@@ -104,7 +114,21 @@ pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], routing: &Routing, inp
             Output::Flushed(core.flush(routing))
         }
         Input::Reflect { id } => Output::Reflected(te.reflect(id).map_err(|e| e.to_string())?),
-        Input::Answer { id, seq, answer } => match te.ts_answer(id, seq, answer, now) {
+        Input::ReflectorIdle => {
+            if te.reflectable().next().is_some() {
+                return Err("the reflector has something to reflect".into());
+            }
+            reflector.found_nothing(te.config.faults);
+            Output::Done
+        }
+        Input::ReflectorSleeps => {
+            reflector.sleep();
+            Output::Done
+        }
+        Input::Answer { id, seq, answer } => match {
+            reflector.wake();
+            te.ts_answer(id, seq, answer, now)
+        } {
             Ok(a) => Output::Answered(a.and_then(|a| te.route(routing, a).ok())),
             Err(_) => Output::Answered(None),
         },
@@ -133,7 +157,10 @@ pub fn feed(se: &mut Se, te: &mut Te, cores: &mut [Core], routing: &Routing, inp
         Input::Restart { d } => {
             match d {
                 0 => se.restart(),
-                1 => te.restart(),
+                1 => {
+                    te.restart();
+                    reflector.restart();
+                }
                 c => cores.get_mut(usize::from(c - 2)).ok_or(format!("no device {d}"))?.restart(),
             }
             Output::Done

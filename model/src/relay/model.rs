@@ -6,6 +6,7 @@ use super::config::{Config, MAX_BLOCKS};
 use super::dispatch::{feed, Input, Output};
 use super::state::{bit, Created, Ghost, Msg, Ss, State, Te, Ts, Wid, CORE0, SE, TE};
 use rcopy::fault::FaultSet;
+use rcopy::relay::shared::Reflector;
 use rcopy::relay::manager::{self, CustomerId, IdMethod, Manager, PairInput, Reverse, RouteInput, StorageInput, Via};
 use rcopy::relay::{
     Addr, Bitmap, Body, CoreConfig, Failover, CoreDevice, CoreStep, Id, Kind, LogEntry, Lun, PairRow, PairState, Reflected, Refused,
@@ -58,6 +59,10 @@ pub enum Action {
     Flush { c: u8 },
     /// TE reflects order assurance ID `Id(id + 1)`.
     Reflect { id: u8 },
+    /// TE's reflector thread finds nothing to reflect and sleeps (B28: leaves the lock first).
+    ReflectorIdle,
+    /// B28: the reflector, out of the lock, goes to sleep.
+    ReflectorSleeps,
     /// TS answers the RIO at `k` (`ok`: applied; else a transient error).
     Answer { k: u8, ok: bool },
     /// The source site fails (SS and its host stop); `se_too`: SE dies with it.
@@ -293,6 +298,7 @@ impl RelayModel {
             },
             loss: c.loss,
             dup: c.dup,
+            reflector: Reflector::Awake,
             ghost: Ghost { cc_base, ..Ghost::default() },
         }
     }
@@ -345,6 +351,8 @@ impl RelayModel {
             Action::Lose { .. } | Action::Duplicate { .. } => return Ok(None),
             Action::Flush { c } => Input::Flush { c },
             Action::Reflect { id } => Input::Reflect { id: Id(u16::from(id) + 1) },
+            Action::ReflectorIdle => Input::ReflectorIdle,
+            Action::ReflectorSleeps => Input::ReflectorSleeps,
             Action::Answer { k, ok } => {
                 let t = s.ts.inflight.get(usize::from(k)).ok_or(format!("no RIO at TS at {k}"))?;
                 let answer = match (ok, t.rio.kind()) {
@@ -372,7 +380,7 @@ impl RelayModel {
     /// roles calls this.
     pub fn drive_roles(&self, state: &mut State, action: &Action) -> Result<(), String> {
         if let Some(input) = self.input(state, action)? {
-            feed(&mut state.se, &mut state.te, &mut state.cores, &self.routing, input)?;
+            feed(&mut state.se, &mut state.te, &mut state.cores, &mut state.reflector, &self.routing, input)?;
         }
         Ok(())
     }
@@ -475,7 +483,17 @@ impl RelayModel {
                 .cores
                 .get(usize::from(k))
                 .is_some_and(|x| x.batch_due() && s.net.len() + x.buffer.len() <= super::config::MAX_NET),
-            Action::Reflect { id } => id < c.ids && !s.ts.inflight.is_full() && s.te.reflectable().any(|x| x == Id(u16::from(id) + 1)),
+            Action::Reflect { id } => {
+                id < c.ids
+                    && s.reflector == Reflector::Awake
+                    && !s.ts.inflight.is_full()
+                    && s.te.reflectable().any(|x| x == Id(u16::from(id) + 1))
+            }
+            // TE's reflector thread, where the world has one: it sleeps when it finds nothing.
+            Action::ReflectorIdle => {
+                c.reflector && s.te.up && s.reflector == Reflector::Awake && s.te.reflectable().next().is_none()
+            }
+            Action::ReflectorSleeps => s.te.up && s.reflector == Reflector::Checked,
             Action::Answer { k, ok } => usize::from(k) < s.ts.inflight.len() && (ok || s.ts.errors > 0),
             Action::Crash { d } => self.may_crash(d) && s.ghost.crashed & (1 << d) == 0 && Self::up(s, d),
             Action::Restart { d } => d < self.devices() && !Self::up(s, d) && !(d == SE && s.ghost.se_dead),
@@ -558,7 +576,7 @@ impl RelayModel {
             _ => None,
         });
         let out = match input {
-            Some(i) => Some(feed(&mut s.se, &mut s.te, &mut s.cores, &self.routing, i).ok()?),
+            Some(i) => Some(feed(&mut s.se, &mut s.te, &mut s.cores, &mut s.reflector, &self.routing, i).ok()?),
             None => None,
         };
         match (action, out) {
@@ -763,7 +781,7 @@ impl RelayModel {
                     s.ghost.unconfirmed = pending.last().map(|t| (ix(t.id), t.seq));
                 }
             }
-            (Action::Restart { .. }, Some(Output::Done)) => {}
+            (Action::Restart { .. } | Action::ReflectorIdle | Action::ReflectorSleeps, Some(Output::Done)) => {}
             _ => return None,
         }
         self.record_created(s);
@@ -863,7 +881,7 @@ impl RelayModel {
         match *action {
             Action::Send { .. } => Some(0),
             Action::Timer { .. } => Some(1),
-            Action::Reflect { .. } => Some(2),
+            Action::Reflect { .. } | Action::ReflectorIdle | Action::ReflectorSleeps => Some(2),
             Action::Answer { ok: true, .. } => Some(3),
             Action::Create | Action::AskDuplex | Action::Resync | Action::Copy { .. } => Some(4),
             Action::Commit => Some(5),
@@ -906,6 +924,7 @@ impl Model for RelayModel {
         let c = &self.config;
         let mut cands: Vec<Action> = vec![Action::Create, Action::AskDuplex, Action::Commit];
         cands.extend((0..c.ids).map(|id| Action::Reflect { id }));
+        cands.extend([Action::ReflectorIdle, Action::ReflectorSleeps]);
         cands.extend((0..self.world_blocks()).map(|block| Action::Write { block }));
         for i in 0..s.se.log.len() as u8 {
             cands.push(Action::Send { i });

@@ -17,7 +17,7 @@ pub struct Relay;
 const CLASSES: &[&str] = &[
     "create", "duplex", "write", "commit", "send", "timer", "deliver", "lose", "duplicate", "flush", "reflect", "answer",
     "crash", "restart", "site-fails", "detect", "expire", "app-write", "leftovers", "partition", "mend", "notify", "resync",
-    "copy",
+    "copy", "reflector-idle", "reflector-sleeps",
 ];
 
 impl Protocol for Relay {
@@ -184,6 +184,8 @@ impl Protocol for Relay {
             Action::Notify => 21,
             Action::Resync => 22,
             Action::Copy { .. } => 23,
+            Action::ReflectorIdle => 24,
+            Action::ReflectorSleeps => 25,
         }
     }
 
@@ -330,6 +332,15 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
         Action::Notify => Event::note("TE", "told of SE's give-up (network 150): failure Suspend, TS too"),
         Action::Resync => Event::arrow("SS", "SE", "RIO(resynchronize)"),
         Action::Copy { block } => Event::arrow("SS", "SE", format!("copy of b{block}: RIO(WR) w{}", before.ss.vol.get(usize::from(block)).copied().unwrap_or(0))),
+        Action::ReflectorIdle => Event::note(
+            "TE",
+            if after.reflector == rcopy::relay::shared::Reflector::Checked {
+                "the reflector finds nothing and leaves the lock (B28: not asleep yet)"
+            } else {
+                "the reflector finds nothing and sleeps"
+            },
+        ),
+        Action::ReflectorSleeps => Event::note("TE", "the reflector goes to sleep (a wakeup since it looked is lost)"),
         Action::Crash { d } => Event::note(device_name(d), "crashes"),
         Action::Restart { d } => Event::note(device_name(d), "restarts"),
     }

@@ -3,6 +3,7 @@
 //! ghost history of note 6.0.
 
 use super::config::{MAX_BLOCKS, MAX_CORES, MAX_NET, MAX_WRITES};
+use rcopy::relay::shared::Reflector;
 use rcopy::relay::{Bitmap, CoreDevice, Kind, LogEntry, PairState, Seq, SourceEdge, TargetEdge, ToTs};
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +160,8 @@ pub struct State {
     /// What the network may still lose and duplicate.
     pub loss: u8,
     pub dup: u8,
+    /// TE's reflector thread (awake throughout, but in the worlds with `reflector`).
+    pub reflector: Reflector,
     pub ghost: Ghost,
 }
 
