@@ -5,6 +5,7 @@
 //!   and TS as the environment, the ghost history (note 6.0).
 //! - [`model`]: the actions of note 8.2, their guards and bookkeeping, the fairness classes.
 //! - [`dispatch`]: the one dispatcher (what a step feeds the roles; replay uses it too).
+//! - [`history`]: S2-S5 and S8 over a run's history (real processes on loopback, or the model).
 //! - [`properties`]: S1-S10, S15 and L1-L3.
 //! - [`checks`]: the registered checks and their expected verdicts.
 //! - [`Relay`]: the protocol as the engine sees it.
@@ -12,6 +13,7 @@
 pub mod checks;
 pub mod config;
 pub mod dispatch;
+pub mod history;
 pub mod model;
 pub mod properties;
 mod protocol;
