@@ -406,8 +406,11 @@ pub fn check_history(h: &History<'_>) -> Result<(), Violation> {
     if matches!(h.end, End::Drained | End::FailoverSok) {
         let at_ts: HashMap<u32, u32> = reflected.iter().map(|r| (r.1, r.0)).collect();
         if let Some(&w) = acked.iter().find(|w| !at_ts.contains_key(w) && !h.covered.contains(w)) {
-            let when =
-                if h.end == End::Drained { "the run drained" } else { "the failover ended on LE(SOK) with SE alive" };
+            let when = if h.end == End::Drained {
+                "the run ended with every process up"
+            } else {
+                "the failover ended on LE(SOK) with SE alive"
+            };
             return Err(violation(S8, Some(w), format!("acknowledged to SS, but {when} and TS never got it")));
         }
     }
