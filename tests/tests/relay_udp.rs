@@ -383,7 +383,9 @@ impl Outcome {
 
 impl<'a> Run<'a> {
     fn new(dir: &'a Dir, plan: Plan) -> Run<'a> {
-        for f in ["se.state", "te.state", "se.log", "te.log", "w.log", "vol", "stop", "suspend"] {
+        for f in
+            ["se.state", "se.state.1", "te.state", "te.state.1", "se.log", "te.log", "w.log", "vol", "stop", "suspend"]
+        {
             let _ = fs::remove_file(dir.path(f));
         }
         let devices = plan.cores + 2;
@@ -891,6 +893,12 @@ fn garbage_datagrams_are_rejected_and_counted() {
     let mut run = Run::new(&dir, plan.clone());
     run.start();
     let route = run.route();
+    // Every device is up once a write went all the way through.
+    let t0 = Instant::now();
+    while reflected(&te_log(&dir.path("te.log")).0).is_empty() {
+        assert!(t0.elapsed() < DRAIN, "no write reached TS");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let mut rng = Rng(seed());
     let mut sent: Vec<u64> = vec![0; route.len()];
@@ -1066,11 +1074,12 @@ fn bad_arguments_and_files_fail_cleanly() {
     fs::write(dir.path("junk.state"), b"not a state file at all").unwrap();
     run(se("junk.state"), 1, "not a relay_node state file");
     let mut state = b"RCRS\x01\x01".to_vec();
+    state.extend_from_slice(&7u64.to_be_bytes());
     state.extend_from_slice(&100u32.to_be_bytes());
     state.extend_from_slice(&0u32.to_be_bytes());
     state.extend_from_slice(&[0; 10]);
     fs::write(dir.path("short.state"), &state).unwrap();
-    run(se("short.state"), 1, "bytes of state where the header says 100");
+    run(se("short.state"), 1, "10 bytes of state where the header says 100");
     let mut te_kind = state.clone();
     te_kind[5] = 2;
     fs::write(dir.path("te.state"), &te_kind).unwrap();

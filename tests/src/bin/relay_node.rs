@@ -27,8 +27,10 @@
 //! after its state, the new entries included, is in its state file.
 //!
 //! **Stored state.** SE's whole role (log storage area 413, CC, DC, pair information with
-//! bitmap 727) is written to `--state` (a temporary file, `fsync` unless `--sync none`, then
-//! renamed over it) before SE answers SS and before it sends an entry. TE writes its role less
+//! bitmap 727) is written to `--state` (two slots written in turn, each checksummed and
+//! numbered, `fdatasync` unless `--sync none`; see `StateFile`) before SE answers SS and before
+//! it sends an entry it numbered (an answer's deletion is stored with the next save: an
+//! answered entry resent after a restart is answered again). TE writes its role less
 //! its log of waiting entries (RC, epochs, pair and failover state) after each reflection,
 //! before it sends the answer: an entry waiting at TE when it dies is lost as the network could
 //! lose it, and SE resends it. A restarted edge loads its file and calls the role's `crash`
@@ -92,7 +94,58 @@ const BLOCK: usize = 512;
 /// Entries in an edge's log storage area and in a core's batch buffer.
 const LOG: usize = 256;
 
-type Data = Vec<u8>;
+/// A write's data in the roles: bytes that serde writes as one byte string (postcard would
+/// write a `Vec<u8>` byte by byte, which made storing SE's state the relay's bottleneck).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+struct Data(Vec<u8>);
+
+impl AsRef<[u8]> for Data {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Data {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Data, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Data;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Data, E> {
+                Ok(Data(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Data, E> {
+                Ok(Data(v))
+            }
+        }
+        d.deserialize_byte_buf(Visit)
+    }
+}
+
+/// A decoded entry with its data copied out of the datagram.
+fn owned(e: &LogEntry<&[u8]>) -> LogEntry<Data> {
+    let body = match e.body {
+        Body::Wr { block, count, data } => Body::Wr { block, count, data: Data(data.to_vec()) },
+        Body::Wrok => Body::Wrok,
+        Body::PairCreate => Body::PairCreate,
+        Body::Icok => Body::Icok,
+        Body::Duplex => Body::Duplex,
+        Body::Dok => Body::Dok,
+        Body::Resync => Body::Resync,
+        Body::Dpok(b) => Body::Dpok(b),
+        Body::Suspend => Body::Suspend,
+        Body::Sok => Body::Sok,
+    };
+    LogEntry { target: e.target, source: e.source, id: e.id, epoch: e.epoch, time: e.time, seq: e.seq, body }
+}
 type Se = SourceEdge<Data, LOG>;
 type Te = TargetEdge<Data, LOG>;
 type Core = CoreDevice<Data, LOG>;
@@ -117,6 +170,9 @@ enum Cmd {
     Proxy(ProxyArgs),
     /// SS and its host: writes to SE over TCP.
     Writer(WriterArgs),
+    /// The benchmark's baseline: the writes' bytes as plain UDP datagrams through the same
+    /// places (SE's, the cores', TE's), no log entries, no protocol, no stored state.
+    Plain(PlainArgs),
 }
 
 #[derive(Args, Clone)]
@@ -153,9 +209,9 @@ struct Device {
 /// When stored state and the volume are flushed to the device.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Sync {
-    /// `fsync` the state file before renaming it, `fdatasync` the volume after each write.
+    /// `fdatasync` each save of the state and each write of the volume.
     Fsync,
-    /// Write and rename only: survives the process's death (`SIGKILL`), not a power cut.
+    /// Write only: survives the process's death (`SIGKILL`), not a power cut.
     None,
 }
 
@@ -245,6 +301,39 @@ struct ProxyArgs {
     stop_file: Option<PathBuf>,
 }
 
+/// A place on the plain path.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PlainRole {
+    /// Takes SS's writes over TCP, answers each at once, sends its bytes on.
+    Se,
+    /// Passes datagrams on.
+    Fwd,
+    /// Writes what arrives to the volume; logs `reflected 0 <write>` for each complete write.
+    Te,
+}
+
+#[derive(Args)]
+struct PlainArgs {
+    #[arg(long, value_enum)]
+    role: PlainRole,
+    #[arg(long)]
+    bind: SocketAddr,
+    /// Where datagrams go next (not for `te`).
+    #[arg(long)]
+    to: Option<SocketAddr>,
+    /// SS's TCP address (`se`).
+    #[arg(long)]
+    ss_listen: Option<SocketAddr>,
+    /// The volume (`te`).
+    #[arg(long)]
+    volume: Option<PathBuf>,
+    /// The log of complete writes (`te`).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    #[arg(long)]
+    stop_file: Option<PathBuf>,
+}
+
 #[derive(Args)]
 struct WriterArgs {
     /// SE's TCP address.
@@ -304,6 +393,7 @@ fn main() -> ExitCode {
         Cmd::Te(a) => ("te", run_te(&a)),
         Cmd::Proxy(a) => ("proxy", run_proxy(&a)),
         Cmd::Writer(a) => ("writer", run_writer(&a)),
+        Cmd::Plain(a) => ("plain", run_plain(&a)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -428,55 +518,84 @@ impl Log {
     }
 }
 
-/// A role's stored state: `"RCRS"`, version 1, the role's kind byte, the payload's length (u32
-/// BE) and CRC-32C (u32 BE), then the role in postcard. Saved to a temporary file, flushed
-/// unless `sync` is off, and renamed over the file.
+/// A role's stored state, in two slots (the file and the file with `.1` appended) written in
+/// turn, each with a generation number: loading takes the valid slot of the higher generation,
+/// so a save cut short by the process's death leaves the one before it. A slot is `"RCRS"`,
+/// version 1, the role's kind byte, the generation (u64 BE), the payload's length (u32 BE), a
+/// CRC-32C (u32 BE) of all that and the payload, then the payload: the role in postcard. A save
+/// overwrites the slot in place (`pwrite`; `fdatasync` unless `sync` is off): no rename, for on
+/// ext4 renaming a file over another starts writing the new one out (`auto_da_alloc`), which
+/// made every state save a disk write.
 struct StateFile {
-    path: PathBuf,
-    tmp: PathBuf,
+    paths: [PathBuf; 2],
+    files: [Option<File>; 2],
+    /// The slot the next save goes to, and its generation.
+    next: usize,
+    generation: u64,
     sync: Sync,
 }
 
 const STATE_MAGIC: [u8; 4] = *b"RCRS";
+const STATE_HEADER: usize = 22;
 const STATE_SE: u8 = 1;
 const STATE_TE: u8 = 2;
 
 impl StateFile {
     fn new(path: &Path, sync: Sync) -> StateFile {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        StateFile { path: path.to_path_buf(), tmp: PathBuf::from(tmp), sync }
+        let mut other = path.as_os_str().to_owned();
+        other.push(".1");
+        StateFile {
+            paths: [path.to_path_buf(), PathBuf::from(other)],
+            files: [None, None],
+            next: 0,
+            generation: 1,
+            sync,
+        }
     }
 
-    fn save<T: Serialize>(&self, kind: u8, value: &T, scratch: &mut Vec<u8>) -> Result<(), NodeError> {
+    fn save<T: Serialize>(&mut self, kind: u8, value: &T, scratch: &mut Vec<u8>) -> Result<(), NodeError> {
         scratch.clear();
         scratch.extend_from_slice(&STATE_MAGIC);
         scratch.push(1);
         scratch.push(kind);
+        scratch.extend_from_slice(&self.generation.to_be_bytes());
         scratch.extend_from_slice(&[0; 8]);
-        let payload = postcard::to_extend(value, std::mem::take(scratch))
+        *scratch = postcard::to_extend(value, std::mem::take(scratch))
             .map_err(|e| NodeError::Bad(format!("cannot encode the state: {e}")))?;
-        *scratch = payload;
-        let len = (scratch.len() - 14) as u32;
-        let crc = crc32c::crc32c(&scratch[14..]);
-        scratch[6..10].copy_from_slice(&len.to_be_bytes());
-        scratch[10..14].copy_from_slice(&crc.to_be_bytes());
-        let mut f = File::create(&self.tmp).map_err(io_err("cannot create state file", &self.tmp))?;
-        f.write_all(scratch).map_err(io_err("cannot write state file", &self.tmp))?;
+        let len = (scratch.len() - STATE_HEADER) as u32;
+        scratch[14..18].copy_from_slice(&len.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&scratch[..18]), &scratch[STATE_HEADER..]);
+        scratch[18..22].copy_from_slice(&crc.to_be_bytes());
+        let path = &self.paths[self.next];
+        let f = match &mut self.files[self.next] {
+            Some(f) => f,
+            slot => slot.insert(
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(io_err("cannot open state file", path))?,
+            ),
+        };
+        f.write_all_at(scratch, 0).map_err(io_err("cannot write state file", path))?;
         if self.sync == Sync::Fsync {
-            f.sync_all().map_err(io_err("cannot sync state file", &self.tmp))?;
+            f.sync_data().map_err(io_err("cannot sync state file", path))?;
         }
-        fs::rename(&self.tmp, &self.path).map_err(io_err("cannot rename state file", &self.path))
+        self.next ^= 1;
+        self.generation += 1;
+        Ok(())
     }
 
-    fn load<T: DeserializeOwned>(&self, kind: u8) -> Result<Option<T>, NodeError> {
-        let bytes = match fs::read(&self.path) {
+    /// One slot: `None` if its file does not exist.
+    fn slot<T: DeserializeOwned>(path: &Path, kind: u8) -> Result<Option<(u64, T)>, NodeError> {
+        let bytes = match fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("cannot read state file", &self.path)(e)),
+            Err(e) => return Err(io_err("cannot read state file", path)(e)),
         };
-        let bad = |why: String| NodeError::Bad(format!("state file {}: {why}", self.path.display()));
-        if bytes.len() < 14 || bytes[..4] != STATE_MAGIC {
+        let bad = |why: String| NodeError::Bad(format!("state file {}: {why}", path.display()));
+        if bytes.len() < STATE_HEADER || bytes[..4] != STATE_MAGIC {
             return Err(bad("not a relay_node state file".into()));
         }
         if bytes[4] != 1 {
@@ -485,16 +604,37 @@ impl StateFile {
         if bytes[5] != kind {
             return Err(bad(format!("the state of another role (kind {})", bytes[5])));
         }
-        let len = u32::from_be_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]) as usize;
-        let crc = u32::from_be_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]);
-        let payload = &bytes[14..];
-        if payload.len() != len {
-            return Err(bad(format!("{} bytes of state where the header says {len}", payload.len())));
-        }
-        if crc32c::crc32c(payload) != crc {
+        let word = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        let generation = u64::from(word(6)) << 32 | u64::from(word(10));
+        let (len, crc) = (word(14) as usize, word(18));
+        // A longer state saved before may have left bytes past this one's end.
+        let Some(payload) = bytes.get(STATE_HEADER..STATE_HEADER + len) else {
+            return Err(bad(format!("{} bytes of state where the header says {len}", bytes.len() - STATE_HEADER)));
+        };
+        if crc32c::crc32c_append(crc32c::crc32c(&bytes[..18]), payload) != crc {
             return Err(bad("checksum mismatch".into()));
         }
-        postcard::from_bytes(payload).map(Some).map_err(|e| bad(format!("cannot decode: {e}")))
+        let value = postcard::from_bytes(payload).map_err(|e| bad(format!("cannot decode: {e}")))?;
+        Ok(Some((generation, value)))
+    }
+
+    /// The stored role: the valid slot of the higher generation; `None` if there is no file;
+    /// an error if no slot is valid.
+    fn load<T: DeserializeOwned>(&mut self, kind: u8) -> Result<Option<T>, NodeError> {
+        let a = Self::slot::<T>(&self.paths[0], kind);
+        let b = Self::slot::<T>(&self.paths[1], kind);
+        let best = match (a, b) {
+            (Ok(None), Ok(None)) => return Ok(None),
+            (Ok(Some(x)), Ok(Some(y))) => Some(if x.0 >= y.0 { (x, 1) } else { (y, 0) }),
+            (Ok(Some(x)), Ok(None) | Err(_)) => Some((x, 1)),
+            (Ok(None) | Err(_), Ok(Some(y))) => Some((y, 0)),
+            (Err(e), _) | (Ok(None), Err(e)) => return Err(e),
+        };
+        Ok(best.map(|((generation, value), next)| {
+            self.generation = generation + 1;
+            self.next = next;
+            value
+        }))
     }
 }
 
@@ -604,13 +744,13 @@ impl Net {
                 Payload::Entries(es) => {
                     for e in es.iter() {
                         self.stats.entries_in += 1;
-                        out.push(wire::to_owned_entry(&e));
+                        out.push(owned(&e));
                     }
                 }
                 Payload::Fragment(f) => match self.reasm.push(frame.src, frame.msg_id, &f) {
                     Ok(Some(a)) => {
                         self.stats.entries_in += 1;
-                        out.push(wire::to_owned_entry(&a.entry()));
+                        out.push(owned(&a.entry()));
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -784,7 +924,7 @@ impl SeNode {
         let mut now_held = HashSet::new();
         for h in self.se.log.iter().filter(|h| h.numbered && h.retained) {
             if let Body::Wr { block, count, data } = &h.entry.body {
-                let key = (h.entry.seq.0, write_of(data));
+                let key = (h.entry.seq.0, write_of(&data.0));
                 now_held.insert(key);
                 if self.logged.insert(key) {
                     self.history.push(format_args!("created {} {} {} {}", key.0, key.1, block.0, count));
@@ -804,7 +944,7 @@ impl SeNode {
 
     /// An RIO(WR) from SS (1901-1904): the answer to send SS once the state is stored.
     fn write(&mut self, block: u32, count: u16, data: Vec<u8>) -> Option<u8> {
-        match self.se.write(SRC, TGT, Block(block), count, data, now_time()) {
+        match self.se.write(SRC, TGT, Block(block), count, Data(data), now_time()) {
             Ok(WriteAck::Logged { .. }) | Ok(WriteAck::Dropped) => {
                 self.dirty = true;
                 None
@@ -835,8 +975,9 @@ impl SeNode {
             }
             self.deadlines.remove(&key);
             let Some(i) = self.se.log.iter().position(|h| h.retained && h.entry.key() == key) else { continue };
-            self.dirty = true;
             if let Ok(Timeout::GaveUp { pair }) = self.se.timeout(i) {
+                // The conversion into 727 is stored before anything else happens.
+                self.dirty = true;
                 let bits = self.se.pairs.get(usize::from(pair)).map_or(0, |p| p.bitmap.0);
                 self.history.push(format_args!("gaveup {pair} {bits:016x}"));
             }
@@ -883,7 +1024,7 @@ fn run_se(a: &SeArgs) -> Result<(), NodeError> {
         durable: true,
         region_blocks: 1,
     };
-    let state = StateFile::new(&a.state, a.sync);
+    let mut state = StateFile::new(&a.state, a.sync);
     let mut history = Log::open(&a.history)?;
     let se = match state.load::<Se>(STATE_SE)? {
         Some(mut se) => {
@@ -904,7 +1045,7 @@ fn run_se(a: &SeArgs) -> Result<(), NodeError> {
         .iter()
         .filter(|h| h.numbered && h.retained)
         .filter_map(|h| match &h.entry.body {
-            Body::Wr { data, .. } => Some((h.entry.seq.0, write_of(data))),
+            Body::Wr { data, .. } => Some((h.entry.seq.0, write_of(&data.0))),
             _ => None,
         })
         .collect();
@@ -982,8 +1123,9 @@ fn run_se(a: &SeArgs) -> Result<(), NodeError> {
         // Entries from the network.
         for e in n.net.recv() {
             match n.se.receive(&e) {
+                // A deletion need not be stored first: an answered entry SE resends after a
+                // restart is answered again.
                 SourceReceived::Deleted { .. } => {
-                    n.dirty = true;
                     n.deadlines.remove(&e.key());
                 }
                 SourceReceived::Suspended { .. } => {
@@ -1146,9 +1288,9 @@ impl TeNode {
             };
             let answer = match &rio.rio {
                 Body::Wr { block, data, .. } => {
-                    let answer = self.ts_write(*block, data)?;
+                    let answer = self.ts_write(*block, &data.0)?;
                     if answer == TsAnswer::Ok {
-                        self.history.push(format_args!("reflected {} {}", rio.seq.0, write_of(data)));
+                        self.history.push(format_args!("reflected {} {}", rio.seq.0, write_of(&data.0)));
                     }
                     answer
                 }
@@ -1184,7 +1326,7 @@ fn run_te(a: &TeArgs) -> Result<(), NodeError> {
         durable: true,
         immediate: false,
     };
-    let state = StateFile::new(&a.state, a.sync);
+    let mut state = StateFile::new(&a.state, a.sync);
     let mut history = Log::open(&a.history)?;
     let te = match state.load::<Te>(STATE_TE)? {
         Some(mut te) => {
@@ -1528,5 +1670,154 @@ fn run_writer(a: &WriterArgs) -> Result<(), NodeError> {
         acked as f64 / secs,
         acked as f64 * data.len() as f64 / secs / 1e6
     );
+    Ok(())
+}
+
+// =============================================================================================
+// Plain: the benchmark's baseline
+// =============================================================================================
+
+/// A plain datagram's header: write id, block, offset in the write, the write's length (u32 BE).
+const PLAIN_HEADER: usize = 16;
+
+fn run_plain(a: &PlainArgs) -> Result<(), NodeError> {
+    let need = |what: &str| NodeError::Bad(format!("--role needs --{what}"));
+    let sock = UdpSocket::bind(a.bind).map_err(net_err("cannot bind the UDP socket"))?;
+    sock.set_nonblocking(true).map_err(net_err("cannot make the socket non-blocking"))?;
+    let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&sock, 4 << 20);
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&sock, 4 << 20);
+    let listener = match (a.role, a.ss_listen) {
+        (PlainRole::Se, Some(l)) => {
+            let l = TcpListener::bind(l).map_err(net_err("cannot bind SS's TCP address"))?;
+            l.set_nonblocking(true).map_err(net_err("cannot make the listener non-blocking"))?;
+            Some(l)
+        }
+        (PlainRole::Se, None) => return Err(need("ss-listen")),
+        _ => None,
+    };
+    if a.role != PlainRole::Te && a.to.is_none() {
+        return Err(need("to"));
+    }
+    let (vol, mut history) = match (a.role, &a.volume, &a.history) {
+        (PlainRole::Te, Some(v), Some(h)) => {
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(v)
+                .map_err(io_err("cannot open volume", v))?;
+            (Some(f), Some(Log::open(h)?))
+        }
+        (PlainRole::Te, _, _) => return Err(need("volume and --history")),
+        _ => (None, None),
+    };
+    let mut ss: Option<SsConn> = None;
+    let mut got: HashMap<u32, u32> = HashMap::new();
+    let (mut frames_in, mut frames_out, mut complete) = (0u64, 0u64, 0u64);
+    let mut buf = vec![0u8; 65536];
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut out = Vec::with_capacity(65536);
+    let mut stop = Stop::new(&a.stop_file);
+    loop {
+        if stop.now() {
+            break;
+        }
+        {
+            let mut fds = vec![PollFd::new(&sock, PollFlags::IN)];
+            if let Some(l) = &listener {
+                fds.push(PollFd::new(l, PollFlags::IN));
+            }
+            if let Some(c) = &ss {
+                fds.push(PollFd::new(&c.stream, PollFlags::IN));
+            }
+            let ts = Timespec { tv_sec: 0, tv_nsec: 10_000_000 };
+            let _ = rustix::event::poll(&mut fds, Some(&ts));
+        }
+        if let Some((stream, _)) = listener.as_ref().and_then(|l| l.accept().ok()) {
+            if stream.set_nonblocking(true).is_ok() {
+                let _ = stream.set_nodelay(true);
+                ss = Some(SsConn { stream, inbuf: Vec::new(), out: Vec::new() });
+            }
+        }
+        let mut closed = false;
+        if let (Some(c), Some(to)) = (ss.as_mut(), a.to) {
+            loop {
+                match c.stream.read(&mut chunk) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(k) => c.inbuf.extend_from_slice(&chunk[..k]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            let writes = take_writes(&mut c.inbuf).map_err(NodeError::Bad)?;
+            for (w, block, _, data) in writes {
+                for (k, piece) in data.chunks(wire::MAX_FRAME_LEN - PLAIN_HEADER).enumerate() {
+                    out.clear();
+                    out.extend_from_slice(&w.to_be_bytes());
+                    out.extend_from_slice(&block.to_be_bytes());
+                    out.extend_from_slice(&((k * (wire::MAX_FRAME_LEN - PLAIN_HEADER)) as u32).to_be_bytes());
+                    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+                    out.extend_from_slice(piece);
+                    if sock.send_to(&out, to).is_ok() {
+                        frames_out += 1;
+                    }
+                }
+                c.out.push(MSG_ACK);
+                c.out.extend_from_slice(&w.to_be_bytes());
+            }
+            let _ = c.stream.set_nonblocking(false);
+            if c.stream.write_all(&c.out).is_err() {
+                closed = true;
+            }
+            let _ = c.stream.set_nonblocking(true);
+            c.out.clear();
+        }
+        if closed {
+            ss = None;
+        }
+        loop {
+            let n = match sock.recv_from(&mut buf) {
+                Ok((n, _)) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => continue,
+            };
+            frames_in += 1;
+            if let Some(to) = a.to {
+                if sock.send_to(&buf[..n], to).is_ok() {
+                    frames_out += 1;
+                }
+                continue;
+            }
+            let Some(h) = buf.get(..PLAIN_HEADER) else { continue };
+            let word = |k: usize| u32::from_be_bytes([h[4 * k], h[4 * k + 1], h[4 * k + 2], h[4 * k + 3]]);
+            let (w, block, offset, total) = (word(0), word(1), word(2), word(3));
+            let piece = &buf[PLAIN_HEADER..n];
+            if let Some(v) = &vol {
+                let at = u64::from(block) * BLOCK as u64 + u64::from(offset);
+                v.write_all_at(piece, at)
+                    .map_err(io_err("cannot write volume", a.volume.as_deref().unwrap_or(Path::new(""))))?;
+            }
+            let have = got.entry(w).or_insert(0);
+            *have += piece.len() as u32;
+            if *have >= total {
+                got.remove(&w);
+                complete += 1;
+                if let Some(l) = history.as_mut() {
+                    l.push(format_args!("reflected 0 {w}"));
+                }
+            }
+        }
+        if let Some(l) = history.as_mut() {
+            l.commit()?;
+        }
+    }
+    println!("stats plain frames_in={frames_in} frames_out={frames_out} complete={complete}");
     Ok(())
 }
