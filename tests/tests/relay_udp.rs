@@ -695,7 +695,14 @@ impl<'a> Run<'a> {
 /// One run of `plan` in `dir`, judged: `Err` names the property broken (or why the run
 /// failed).
 fn judged(dir: &Dir, plan: &Plan) -> Result<Outcome, String> {
-    let out = Run::new(dir, plan.clone()).go()?;
+    let mut tries = 0;
+    let out = loop {
+        match Run::new(dir, plan.clone()).go() {
+            // Another process took a port between its pick and its bind: new ports.
+            Err(e) if e.contains("cannot bind") && tries < 3 => tries += 1,
+            other => break other?,
+        }
+    };
     match check_history(&out.history()) {
         Ok(()) => Ok(out),
         Err(v) => Err(format!("{v}{}", if out.drained { "" } else { " (it did not drain within the limit)" })),

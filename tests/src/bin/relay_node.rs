@@ -1583,7 +1583,7 @@ fn run_writer(a: &WriterArgs) -> Result<(), NodeError> {
         let mut broken = false;
         // Send while the window has room.
         while outstanding.len() < a.window as usize && (next < end || !retry.is_empty()) {
-            let w = match retry.pop() {
+            let w = match (!retry.is_empty()).then(|| retry.remove(0)) {
                 Some(w) => w,
                 None => {
                     let w = next;
