@@ -12,7 +12,12 @@
 //! relay_node te     --bind A --me N --route .. --peer N=A.. --state F --history F --volume F
 //! relay_node proxy  --link LISTEN=DEST.. --seed S --loss P --dup P --reorder P --delay-ms D
 //! relay_node writer --se A --writes N --log F
+//! relay_node plain  --role se|fwd|te --bind A [--to A] [--ss-listen A] [--volume F --history F]
 //! ```
+//!
+//! `--fault B<n>` (repeatable) switches on a seeded fault of the device's role, so that a judge
+//! can be shown to catch it. `plain` is `relay_bench`'s baseline: the same places, plain
+//! datagrams, no protocol.
 //!
 //! **Devices and addresses.** A route 714 is a list of device numbers (`rcopy::relay::Addr`), SE
 //! first and TE last, the same for every device; answers walk it back. `--peer N=HOST:PORT`
