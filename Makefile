@@ -37,12 +37,17 @@ traces:
 	INSTA_UPDATE=always $(CARGO) test -p rcopy-tests --test snapshots
 	@git status --short traces/ ; git diff --stat traces/
 
-## Benchmarks: rcopy's explorer and stateright's side by side; time to each counterexample.
+## Benchmarks: rcopy's explorer and stateright's side by side; time to each counterexample;
+## the journal's ring and 10,000 SIGKILL cycles; the real relay over UDP against plain UDP and
+## 5,000 judged relay runs.
 bench: build
 	$(BIN) bench
 	$(CARGO) build --release -p rcopy-tests --bin journal_bench --bin journal_node
 	target/release/journal_bench --dir target
 	RCOPY_KILLS=10000 $(CARGO) test --release -p rcopy-tests --test journal_file sigkill_cycles -- --nocapture
+	$(CARGO) build --release -p rcopy-tests --bin relay_bench --bin relay_node
+	target/release/relay_bench --dir target
+	RCOPY_RELAY_RUNS=5000 $(CARGO) test --release -p rcopy-tests --test relay_udp runs -- --nocapture
 
 ## stateright's Explorer on 127.0.0.1:3000, e.g. `make explore ARGS="--config tiny --fault B1"`.
 explore: build

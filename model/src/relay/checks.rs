@@ -203,7 +203,10 @@ pub fn checks(tier: Tier) -> Vec<Check> {
         worlds.insert(1, "core");
     }
     for world in worlds {
-        v.push(check(world, Variant::Hardened, None, holds(world), "hardened: every property holds in this world too"));
+        let c = check(world, Variant::Hardened, None, holds(world), "hardened: every property holds in this world too");
+        // K3's four writes with a loss are 0.4 million states: the standard tier's; the tiny
+        // tier (run by both engines in `cargo test`) takes three.
+        v.push(if world == "two-ids" && tier == Tier::Tiny { c.with_set("writes=3") } else { c });
     }
     // The faithful text's gaps (note 7.1).
     let mut f1 = violated(&[L1]);

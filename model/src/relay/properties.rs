@@ -4,6 +4,7 @@
 //! roles, TS and the ghost; none decides what a role decides. Per ID where the note says so
 //! (S1-S4, S9): the worlds of two IDs judge each ID's sequence on its own.
 
+use super::history;
 use super::model::{ix, RelayModel};
 use super::state::{bit, State, Wid};
 use crate::protocol::Obligation;
@@ -167,12 +168,14 @@ fn s2(s: &State) -> bool {
     })
 }
 
-/// S3: per ID, what TS applied in its era is a prefix of what SE created in it, in order.
+/// S3: per ID, what TS applied in its era is a prefix of what SE created in it, in order
+/// (the history judge's [`history::in_order_prefix`], which the real relay's runs use too).
 fn s3(m: &RelayModel, s: &State) -> bool {
     m.ids().all(|id| {
         let i = ix(id);
-        let mut created = s.created_now().filter(|c| c.id == i);
-        s.ghost.applied.iter().filter(|(j, _)| *j == i).all(|(_, x)| created.next().is_some_and(|c| c.seq == *x))
+        let created = s.created_now().filter(|c| c.id == i).map(|c| c.seq.0);
+        let applied = s.ghost.applied.iter().filter(|(j, _)| *j == i).map(|(_, q)| q.0);
+        history::in_order_prefix(created, applied).is_ok()
     })
 }
 
@@ -184,18 +187,20 @@ fn s4(m: &RelayModel, s: &State) -> bool {
         // The resync's copy is not an ordered history: S13 judges where it ends.
         return true;
     }
-    let mut img = [0 as Wid; super::config::MAX_BLOCKS];
-    for id in m.ids() {
+    // Per ID, on the blocks of its pairs, by the history judge's [`history::prefix_image`]:
+    // the first writes SE created for the ID, as many as TS applied of its entries.
+    let initial = [0 as Wid; super::config::MAX_BLOCKS];
+    let others_or_app = |i: u8, b: usize| {
+        let theirs = (b as u8) < m.world_blocks() && ix(m.id_of_pair(m.local_block(b as u8).0)) == i;
+        s.ghost.app_blocks & (1 << b) != 0 || ((b as u8) < m.world_blocks() && !theirs)
+    };
+    m.ids().all(|id| {
         let i = ix(id);
-        for c in s.created_now().filter(|c| c.id == i).take(s.applied_count(i)) {
-            if c.kind == Kind::Wr {
-                if let Some(v) = img.get_mut(usize::from(c.block)) {
-                    *v = c.wid;
-                }
-            }
-        }
-    }
-    (0..img.len()).all(|b| s.ghost.app_blocks & (1 << b) != 0 || img[b] == s.ts.vol[b])
+        let mine = || s.created_now().filter(move |c| c.id == i);
+        let n = mine().take(s.applied_count(i)).filter(|c| c.kind == Kind::Wr).count();
+        let writes = mine().filter(|c| c.kind == Kind::Wr).map(|c| (u32::from(c.block), 1, c.wid));
+        history::prefix_image(&initial, writes, n, &s.ts.vol, history::Next::Excluded, |b| others_or_app(i, b)).is_ok()
+    })
 }
 
 /// S8's coverage: the last acknowledged write of every block is at TS, held by SE, or marked

@@ -306,7 +306,10 @@ pub fn narrate(before: &State, action: &Action, after: &State) -> Event {
                 let id = if t.id.0 > 1 { format!("/id{}", t.id.0) } else { String::new() };
                 Event::arrow("TE", "TS", format!("RIO #{}{id} {}", t.seq.0, t.rio.kind().short()))
             }
-            _ => Event::note("TE", "passes an entry over"),
+            _ => match before.te.log.iter().find(|e| !after.te.log.contains(e)) {
+                Some(e) => Event::note("TE", format!("passes {} over: its pair is fenced, its ID is not (B31)", entry(e))),
+                None => Event::note("TE", "passes an entry over"),
+            },
         },
         Action::Answer { k, ok } => match before.ts.inflight.get(usize::from(k)) {
             Some(t) => {
