@@ -77,6 +77,8 @@ struct Sample {
     delivered: u64,
     writes: u64,
     secs: f64,
+    /// L7: the worst reflection delay TE's 735 recorded in the run, in ms (relay runs only).
+    worst_delay_ms: Option<u64>,
 }
 
 impl Sample {
@@ -318,7 +320,11 @@ impl Bench {
         if !plain && count < writes {
             return Err(format!("the relay delivered {count} of {writes} writes (see {})", self.dir.display()));
         }
-        Ok(Sample { delivered: count, writes, secs })
+        // TE's stats line, printed as it stopped: `... worst_delay_ms=N`.
+        let worst_delay_ms = fs::read_to_string(self.dir.join("te.out")).ok().and_then(|out| {
+            out.split_whitespace().find_map(|w| w.strip_prefix("worst_delay_ms=").and_then(|v| v.parse().ok()))
+        });
+        Ok(Sample { delivered: count, writes, secs, worst_delay_ms })
     }
 
     fn median(&self, plain: bool, cores: usize, loss: f64, kib: u32) -> Result<Sample, String> {
@@ -365,9 +371,10 @@ fn main() -> ExitCode {
         b.cli.mib, b.cli.reps, b.cli.window, b.cli.inflight, b.cli.sync
     );
     println!(
-        "{:>5} {:>5} {:>5} | {:>12} {:>8} | {:>12} {:>8} {:>9} | {:>7}",
-        "write", "cores", "loss", "relay ent/s", "MB/s", "plain ent/s", "MB/s", "delivered", "ratio"
+        "{:>5} {:>5} {:>5} | {:>12} {:>8} {:>10} | {:>12} {:>8} {:>9} | {:>7}",
+        "write", "cores", "loss", "relay ent/s", "MB/s", "L7 max ms", "plain ent/s", "MB/s", "delivered", "ratio"
     );
+    println!("(L7 max ms: the worst reflection delay TE's 735 recorded in the median run, SE's I/O time to TS's answer)");
     for &kib in &b.cli.sizes_kib {
         for &cores in &b.cli.cores {
             for &loss in &b.cli.loss {
@@ -376,12 +383,13 @@ fn main() -> ExitCode {
                 let mb = |s: &Sample| s.per_sec() * f64::from(kib) * 1024.0 / 1e6;
                 match (relay, plain) {
                     (Ok(r), Ok(p)) => println!(
-                        "{:>4}K {:>5} {:>4}% | {:>12.0} {:>8.1} | {:>12.0} {:>8.1} {:>8.1}% | {:>6.1}%",
+                        "{:>4}K {:>5} {:>4}% | {:>12.0} {:>8.1} {:>10} | {:>12.0} {:>8.1} {:>8.1}% | {:>6.1}%",
                         kib,
                         cores,
                         loss,
                         r.per_sec(),
                         mb(&r),
+                        r.worst_delay_ms.map_or("-".into(), |d| d.to_string()),
                         p.per_sec(),
                         mb(&p),
                         100.0 * p.delivered as f64 / p.writes as f64,

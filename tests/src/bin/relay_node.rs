@@ -1250,6 +1250,8 @@ struct TeNode {
     vol_bytes: u64,
     sync: Sync,
     rejected_writes: u64,
+    /// L7: the worst reflection delay TE's 735 recorded (ms from SE's I/O time to TS's answer).
+    worst_delay_ms: u32,
 }
 
 impl TeNode {
@@ -1307,6 +1309,11 @@ impl TeNode {
             };
             self.history.commit()?;
             let reply = self.te.ts_answer(id, rio.seq, answer, now_time()).ok().flatten();
+            if reply.is_some() {
+                // 735, the delay of the reflection just confirmed (note L7).
+                let delay = self.te.counters(id).map_or(0, |c| c.delay);
+                self.worst_delay_ms = self.worst_delay_ms.max(delay);
+            }
             self.persist()?;
             if answer == TsAnswer::Rejected {
                 break;
@@ -1369,6 +1376,7 @@ fn run_te(a: &TeArgs) -> Result<(), NodeError> {
         vol_bytes,
         sync: a.sync,
         rejected_writes: 0,
+        worst_delay_ms: 0,
     };
     n.persist()?;
     let rto = Duration::from_millis(a.rto_ms);
@@ -1429,7 +1437,7 @@ fn run_te(a: &TeArgs) -> Result<(), NodeError> {
             n.history.commit()?;
         }
     }
-    println!("{} rejected_writes={}", n.net.stats.line("te"), n.rejected_writes);
+    println!("{} rejected_writes={} worst_delay_ms={}", n.net.stats.line("te"), n.rejected_writes, n.worst_delay_ms);
     Ok(())
 }
 
