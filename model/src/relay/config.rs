@@ -258,8 +258,8 @@ impl Config {
         if self.pairs > 1 && (self.setup || self.partition || self.crash_se || self.crash_te) {
             return Err("two pairs with `setup`, `partition` or an edge's crash are not modelled: both pairs start in Duplex".into());
         }
-        if self.pairs > 1 && self.failover && (self.se_dies || self.immediate || self.app_writes > 0 || !self.false_detection) {
-            return Err("two pairs fail over only by a false detection of the first pair's target host, SE alive, no application writes".into());
+        if self.pairs > 1 && self.failover && (self.se_dies || self.immediate || self.app_writes > 0 || !self.false_detection || self.ids > 1) {
+            return Err("two pairs fail over only in one ID, by a false detection of the first pair's target host, SE alive, no application writes".into());
         }
         if !self.durable && !(self.crash_se || self.crash_te) {
             return Err("`durable = false` matters only with `crash_se` or `crash_te`".into());

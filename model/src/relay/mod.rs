@@ -6,7 +6,7 @@
 //! - [`model`]: the actions of note 8.2, their guards and bookkeeping, the fairness classes.
 //! - [`dispatch`]: the one dispatcher (what a step feeds the roles; replay uses it too).
 //! - [`history`]: S2-S5 and S8 over a run's history (real processes on loopback, or the model).
-//! - [`properties`]: S1-S10, S15 and L1-L3.
+//! - [`properties`]: C1, S1-S15, L1-L6 and N1-N7.
 //! - [`checks`]: the registered checks and their expected verdicts.
 //! - [`Relay`]: the protocol as the engine sees it.
 

@@ -633,9 +633,15 @@ impl RelayModel {
                     s.ghost.gave_up = true;
                     s.ghost.gave_up_epoch = se_before.counters(ID).map_or(Default::default(), |c| c.epoch);
                     for h in se_before.log.iter() {
+                        if s.se.log.iter().any(|x| x.entry == h.entry) {
+                            continue;
+                        }
                         if let Body::Wr { data, .. } = h.entry.body {
-                            if !s.se.log.iter().any(|x| x.entry == h.entry) {
-                                s.ghost.converted |= bit(data);
+                            s.ghost.converted |= bit(data);
+                        }
+                        if h.retained && h.numbered {
+                            if let Some(n) = s.ghost.given_up.get_mut(usize::from(ix(h.entry.id))) {
+                                *n += 1;
                             }
                         }
                     }
@@ -662,7 +668,7 @@ impl RelayModel {
                     Output::AtSe(_) => {}
                     Output::AtTe(got, answer) => {
                         if got == TargetReceived::Sok && s.ghost.sok.is_none() {
-                            s.ghost.sok = Some(msg.entry.seq);
+                            s.ghost.sok = Some((ix(msg.entry.id), msg.entry.seq));
                         }
                         Self::te_answers(s, answer)?;
                         Self::te_removed(s, &te_before);
@@ -738,6 +744,7 @@ impl RelayModel {
                 if se_too {
                     s.ghost.se_dead = true;
                     s.ghost.crashed |= 1 << SE;
+                    s.ghost.accepted = s.ghost.acked;
                 }
             }
             (Action::Detect, Some(Output::Suspended(t))) => {
@@ -746,7 +753,10 @@ impl RelayModel {
                     Self::put(s, TE, 0, t)?;
                 }
             }
-            (Action::Expire, Some(Output::Done)) => s.ghost.expired = true,
+            (Action::Expire, Some(Output::Done)) => {
+                s.ghost.expired = true;
+                s.ghost.accepted = s.ghost.acked;
+            }
             (Action::AppWrite { block }, None) => {
                 s.ts.app += 1;
                 s.ts.vol[usize::from(block)] = APP + s.ts.app;
@@ -785,6 +795,9 @@ impl RelayModel {
             _ => return None,
         }
         self.record_created(s);
+        if !s.ghost.setup_done && self.config.setup && [s.ss.state, s.se.pairs[0].state, s.te.pairs[0].row.state, s.ts.state].iter().all(|x| *x == PairState::Duplex) {
+            s.ghost.setup_done = true;
+        }
         if te_before.pairs[0].failover != Failover::Done && s.te.pairs[0].failover == Failover::Done {
             self.fenced(s);
         }
@@ -796,8 +809,8 @@ impl RelayModel {
     /// applied.
     fn fenced(&self, s: &mut State) {
         s.ts.state = PairState::FailureSuspend;
-        if let (Some(sok), false) = (s.ghost.sok, s.ghost.expired) {
-            let missing = s.created_now().any(|c| c.seq < sok && !s.applied(c.id, c.seq));
+        if let (Some((id, sok)), false) = (s.ghost.sok, s.ghost.expired) {
+            let missing = s.created_now().any(|c| c.id == id && c.seq < sok && !s.applied(c.id, c.seq));
             if missing {
                 s.ghost.sok_loss = true;
             }

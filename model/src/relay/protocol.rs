@@ -363,9 +363,12 @@ pub fn summary(s: &State) -> Vec<String> {
     let id2 = rcopy::relay::Id(2);
     let se2 = s.se.counters(id2).map_or(String::new(), |c| format!(" (id2 CC {} DC {})", c.cc.0, c.dc));
     let te2 = s.te.counters(id2).map_or(String::new(), |c| format!(" (id2 RC {})", c.rc.0));
+    // The second pair's state, in the worlds that have one.
+    let se_p2 = s.se.pairs.get(1).map_or(String::new(), |r| format!(" (p2 {:?})", r.state));
+    let te_p2 = s.te.pairs.get(1).map_or(String::new(), |r| format!(" (p2 {:?})", r.row.state));
     vec![
         format!(
-            "SE {} {:?} CC {} DC {}{se2} log {}",
+            "SE {} {:?}{se_p2} CC {} DC {}{se2} log {}",
             if s.se.up { "up" } else { "down" },
             s.se.pairs[0].state,
             se_c.map_or(0, |c| c.cc.0),
@@ -373,7 +376,7 @@ pub fn summary(s: &State) -> Vec<String> {
             list(s.se.log.iter().map(|h| entry(&h.entry)).collect())
         ),
         format!(
-            "TE {} {:?} RC {}{te2} log {}",
+            "TE {} {:?}{te_p2} RC {}{te2} log {}",
             if s.te.up { "up" } else { "down" },
             s.te.pairs[0].row.state,
             te_c.map_or(0, |c| c.rc.0),

@@ -97,6 +97,14 @@ pub struct Ghost {
     pub acked: u8,
     /// Writes SE converted into 727 at a give-up.
     pub converted: u8,
+    /// Per ID, the numbered entries (control ones too) a give-up took out of SE's log: DC
+    /// counted them (S9).
+    pub given_up: [u8; 2],
+    /// Writes acknowledged when failover's timeout path began (SE died, or TE's timer
+    /// expired): the note's `accepted_loss`, which S8 does not judge (N4 shows it).
+    pub accepted: u8,
+    /// All four holders reached Duplex once (the pair's set-up is over: L3).
+    pub setup_done: bool,
     /// S5: TE sent an answer for a seq not applied.
     pub early_answer: bool,
     /// S6: SE removed an entry without its answer or a conversion.
@@ -120,8 +128,8 @@ pub struct Ghost {
     pub se_dead: bool,
     /// TE's failover timer expired (the timeout path of 1306).
     pub expired: bool,
-    /// The LE(SOK) TE took while draining.
-    pub sok: Option<Seq>,
+    /// The LE(SOK) TE took while draining: its ID's index and seq.
+    pub sok: Option<(u8, Seq)>,
     /// Blocks the target application wrote.
     pub app_blocks: u8,
     /// S11: a RIO(WR) went to TS after 1310, or a leftover over the application's write.
