@@ -658,6 +658,15 @@ impl<'a> Run<'a> {
         }
         if let Some(f) = p.failover {
             std::thread::sleep(Duration::from_millis(p.failover_at.saturating_sub(t0.elapsed().as_millis() as u64)));
+            // On a loaded machine the moment may come before SE acknowledged anything: the
+            // source site fails once SE acknowledged a write (or after 10 s), so that a
+            // failover always has something to keep or lose.
+            let waited = Instant::now();
+            while waited.elapsed() < Duration::from_secs(10)
+                && !fs::read_to_string(self.dir.path("se.log")).unwrap_or_default().lines().any(|l| l.starts_with("acked "))
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             // The source site fails: its host stops writing (and, with it, SE).
             self.kill("writer");
             if f == Failover::SeDead {
