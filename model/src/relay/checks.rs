@@ -15,7 +15,7 @@ use rcopy::relay::{Fault, Variant};
 pub const MODE: &str = "default";
 
 /// The faults this model reaches: every one of note 7.2 (and B34), each in the world of
-/// [`fault_config`].
+/// `fault_config`.
 pub const MODELLED: &[Fault] = &[
     Fault::B1,
     Fault::B2,
