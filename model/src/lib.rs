@@ -6,6 +6,7 @@
 //!
 //! [`protocol::Protocol`] is what a protocol gives the engine (`rcopy-checks`).
 
+pub mod history;
 pub mod journal;
 pub mod ordering;
 pub mod protocol;

@@ -107,30 +107,10 @@ pub struct History<T> {
     pub volume: Vec<T>,
 }
 
-/// A property a history breaks.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Violation {
-    /// "S1", "S3" or "S4".
-    pub property: &'static str,
-    /// The write it is about, if one.
-    pub write: Option<u32>,
-    /// What is wrong.
-    pub detail: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.write {
-            Some(id) => write!(f, "{} violated by write {id}: {}", self.property, self.detail),
-            None => write!(f, "{} violated: {}", self.property, self.detail),
-        }
-    }
-}
-
-impl std::error::Error for Violation {}
+pub use crate::history::Violation;
 
 fn violation(property: &'static str, write: Option<u32>, detail: String) -> Violation {
-    Violation { property, write, detail }
+    Violation::new(property, write, detail)
 }
 
 /// Judge a history, returning the first violation found, checked in this order:

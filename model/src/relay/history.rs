@@ -24,7 +24,6 @@
 use super::properties::{S2, S3, S4, S5, S8};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 // =============================================================================================
 // S3: the reflected seqs are a prefix of the created ones
@@ -252,29 +251,10 @@ pub struct History<'a> {
     pub end: End,
 }
 
-/// A property a history breaks.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Violation {
-    /// The property's name, as [`super::properties`] spells it.
-    pub property: &'static str,
-    /// The write it is about, if one.
-    pub write: Option<u32>,
-    pub detail: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.write {
-            Some(w) => write!(f, "{} violated by write {w}: {}", self.property, self.detail),
-            None => write!(f, "{} violated: {}", self.property, self.detail),
-        }
-    }
-}
-
-impl std::error::Error for Violation {}
+pub use crate::history::Violation;
 
 fn violation(property: &'static str, write: Option<u32>, detail: String) -> Violation {
-    Violation { property, write, detail }
+    Violation::new(property, write, detail)
 }
 
 /// The creations that happened: SE's `Created` events less those a later `Restart` shows were
