@@ -592,9 +592,12 @@ impl StateFile {
         Ok(())
     }
 
-    /// One slot: `None` if its file does not exist.
+    /// One slot: `None` if its file does not exist or is empty.
     fn slot<T: DeserializeOwned>(path: &Path, kind: u8) -> Result<Option<(u64, T)>, NodeError> {
         let bytes = match fs::read(path) {
+            // A SIGKILL between the slot's creation and its first write leaves it empty: that
+            // save never happened, and nothing was acknowledged on it (found by 5,000 runs).
+            Ok(b) if b.is_empty() => return Ok(None),
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("cannot read state file", path)(e)),
